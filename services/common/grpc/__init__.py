@@ -1,0 +1,1 @@
+"""gRPC scaffolding shared by every service: server construction, interceptors, client channels."""

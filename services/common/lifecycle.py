@@ -1,0 +1,45 @@
+"""Process lifecycle shared by every service: run until SIGTERM/SIGINT, then unwind in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from services.common.logs import configure_logging
+from services.common.settings import CommonSettings
+
+logger = logging.getLogger(__name__)
+
+
+async def wait_for_shutdown_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def run_service(
+    name: str,
+    settings: CommonSettings,
+    build: Callable[[contextlib.AsyncExitStack], Awaitable[object]],
+) -> None:
+    """Build a service inside one exit stack, serve until signalled, then stop everything.
+
+    ``build`` registers what it creates on the stack in dependency order (engine, bus, consumers,
+    server), so unwinding stops the server first and disposes the engine last.
+    """
+    configure_logging(settings.log_level, settings.log_format, service=name)
+    async with contextlib.AsyncExitStack() as stack:
+        await build(stack)
+        logger.info("%s started", name)
+        await wait_for_shutdown_signal()
+        logger.info("%s stopping", name)
+    logger.info("%s stopped", name)

@@ -1,0 +1,183 @@
+"""What every part of the registry's domain shares: the unit of work, callers, visibility, events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aimass.common.v1 import common_pb2
+from aimass.events.v1 import events_pb2
+from aimass.registry.v1 import registry_pb2 as pb
+from services.common.db import utcnow
+from services.common.errors import FailedPrecondition, NotFound
+from services.common.logs import request_id_var
+from services.registry import models
+
+Kind = common_pb2.EntityKind
+
+KIND_NAMES: dict[int, str] = {
+    Kind.ENTITY_KIND_PROJECT: "project",
+    Kind.ENTITY_KIND_DATASET: "dataset",
+    Kind.ENTITY_KIND_DATASET_VERSION: "dataset_version",
+    Kind.ENTITY_KIND_RUN: "run",
+    Kind.ENTITY_KIND_MODEL: "model",
+    Kind.ENTITY_KIND_MODEL_VERSION: "model_version",
+    Kind.ENTITY_KIND_DEPLOYMENT: "deployment",
+    Kind.ENTITY_KIND_SOURCE: "source",
+}
+KIND_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
+
+VISIBILITY_NAMES = {
+    common_pb2.VISIBILITY_PRIVATE: "private",
+    common_pb2.VISIBILITY_SHARED: "shared",
+    common_pb2.VISIBILITY_PUBLIC: "public",
+}
+VISIBILITY_BY_NAME = {name: value for value, name in VISIBILITY_NAMES.items()}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts: the actor (from x-aimass-actor) on behalf of a project name (from the request)."""
+
+    actor: str
+    project: str = ""
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction plus the events it will publish; events land in the outbox atomically."""
+
+    session: AsyncSession
+    caller: Caller
+    events: list[models.OutboxEvent] = field(default_factory=list)
+
+    def emit(self, subject: str, project_id: str, **body: Message) -> None:
+        event = events_pb2.Event(
+            event_id=new_id(),
+            producer="registry",
+            subject=f"aimass.registry.{subject}",
+            project_id=project_id,
+            actor=self.caller.actor,
+            request_id=request_id_var.get(),
+            **body,
+        )
+        event.occurred_at.FromDatetime(utcnow())
+        row = models.OutboxEvent(
+            event_id=event.event_id, subject=event.subject, payload=event.SerializeToString()
+        )
+        self.session.add(row)
+        self.events.append(row)
+
+    def changed(
+        self, kind: int, entity_id: str, change: str, project_id: str, name: str = "",
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        """The common event: aimass.registry.<entity>.<change>."""
+        body = events_pb2.EntityChanged(
+            entity=common_pb2.EntityRef(kind=kind, id=entity_id),  # type: ignore[arg-type]
+            change=change,
+            name=name,
+            fields=fields,
+        )
+        self.emit(f"{KIND_NAMES[kind]}.{change}", project_id, entity_changed=body)
+
+
+class Database:
+    """Opens units of work and wakes the outbox relay after each commit that emitted events."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.outbox_wakeup = asyncio.Event()
+
+    @asynccontextmanager
+    async def unit(self, caller: Caller) -> AsyncIterator[UnitOfWork]:
+        async with self.sessions() as session, session.begin():
+            work = UnitOfWork(session, caller)
+            yield work
+        if work.events:
+            self.outbox_wakeup.set()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+
+async def project_by_ref(
+    session: AsyncSession, ref: str, include_deleted: bool = False
+) -> models.Project:
+    """A project by id or name; the caller's acting project must exist and be live."""
+    if not ref:
+        raise NotFound("project is required: name the project you act in")
+    query = select(models.Project).where(
+        or_(models.Project.id == ref, models.Project.name == ref)
+    )
+    project = (await session.execute(query)).scalars().first()
+    if project is None or (project.deleted_at is not None and not include_deleted):
+        raise NotFound(f"project {ref!r} does not exist; create it first or check the name")
+    return project
+
+
+async def acting_project(session: AsyncSession, caller: Caller) -> models.Project:
+    return await project_by_ref(session, caller.project)
+
+
+async def shared_project_ids(session: AsyncSession, kind: str, entity_id: str) -> list[str]:
+    rows = await session.execute(
+        select(models.Share.project_id).where(
+            models.Share.entity_kind == kind, models.Share.entity_id == entity_id
+        )
+    )
+    return list(rows.scalars())
+
+
+async def can_see(
+    session: AsyncSession, kind: str, owner_project_id: str, visibility: str, entity_id: str,
+    viewer_project_id: str,
+) -> bool:
+    if owner_project_id == viewer_project_id or visibility == "public":
+        return True
+    if visibility != "shared":
+        return False
+    return viewer_project_id in await shared_project_ids(session, kind, entity_id)
+
+
+class SoftDeletable(Protocol):
+    deleted_at: datetime | None
+
+
+def mark_deleted(row: SoftDeletable, what: str) -> pb.DeleteResponse:
+    if row.deleted_at is not None:
+        raise FailedPrecondition(f"{what} is already deleted")
+    row.deleted_at = utcnow()
+    response = pb.DeleteResponse()
+    response.deleted_at.FromDatetime(row.deleted_at)
+    return response
+
+
+def mark_restored(row: SoftDeletable, what: str) -> None:
+    if row.deleted_at is None:
+        raise FailedPrecondition(f"{what} is not deleted; nothing to restore")
+    row.deleted_at = None
