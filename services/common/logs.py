@@ -1,4 +1,4 @@
-"""One logging setup for every process: text locally, JSON in containers, request ids on each line."""
+"""One logging setup for every process: text locally, JSON in containers, request ids on lines."""
 
 from __future__ import annotations
 

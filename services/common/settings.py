@@ -1,7 +1,7 @@
 """Configuration shared by every service: environment variables prefixed ``AIMASS_``.
 
-Each service subclasses :class:`CommonSettings` in its own ``config.py`` and builds it in ``main()``;
-nothing here is read at import time.
+Each service subclasses :class:`CommonSettings` in its own ``config.py`` and builds it in
+``main()``; nothing here is read at import time.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ DEFAULT_HOME = Path(".aimass")
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIMASS_", extra="ignore", frozen=True)
 
-    home: Path = Field(default=DEFAULT_HOME, description="Local state: SQLite files, store, NATS data.")
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="Comma-separated NATS servers.")
+    home: Path = Field(default=DEFAULT_HOME, description="Local state: SQLite, store, NATS data.")
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="Comma-separated servers.")
     bus_namespace: str = Field(
         default="",
-        description="Prefix for every stream and subject; lets tests and tenants share one NATS server.",
+        description="Prefix for every stream and subject; lets tests share one NATS server.",
     )
-    store_url: str = Field(default="", description="fsspec URL of the artifact store; default <home>/store.")
+    store_url: str = Field(default="", description="fsspec URL of the artifact store.")
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     grpc_host: str = "0.0.0.0"

@@ -1,4 +1,4 @@
-"""Checks every service applies to what callers send: names, sizes, keys. Messages say what to fix."""
+"""Checks every service applies to what callers send; each message says what to fix."""
 
 from __future__ import annotations
 

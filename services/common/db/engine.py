@@ -1,4 +1,4 @@
-"""Engines for the embedded default (SQLite via aiosqlite) and production (PostgreSQL via asyncpg)."""
+"""Engines for the embedded default (SQLite, aiosqlite) and production (PostgreSQL, asyncpg)."""
 
 from __future__ import annotations
 

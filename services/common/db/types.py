@@ -23,7 +23,7 @@ def utcnow() -> datetime:
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC timestamps on every backend (SQLite forgets the zone; this restores it)."""
+    """Timezone-aware UTC timestamps on every backend (SQLite forgets the zone; this adds it)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

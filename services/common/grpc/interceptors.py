@@ -1,8 +1,8 @@
 """One server interceptor: request ids in, error vocabulary out, metrics on every call.
 
-Servicers never catch exceptions. An :class:`AimassError` becomes its gRPC status with its message;
-anything else is logged once with its traceback and becomes INTERNAL "internal error", so no internals
-leak to callers.
+Servicers never catch exceptions. An :class:`AimassError` becomes its gRPC status with its
+message; anything else is logged once with its traceback and becomes INTERNAL "internal error", so
+no internals leak to callers.
 """
 
 from __future__ import annotations
