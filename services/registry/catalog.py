@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from google.protobuf.message import Message
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,8 +53,13 @@ class Catalog(Generic[Entry]):
         self.spec = SearchSpec(
             entity=self.entity,
             tag_kind=self.kind,
-            text_fields={"name": e.name, "owner": e.owner, "description": e.description,
-                         "visibility": e.visibility, "project": models.Project.name},
+            text_fields={
+                "name": e.name,
+                "owner": e.owner,
+                "description": e.description,
+                "visibility": e.visibility,
+                "project": models.Project.name,
+            },
             time_fields={"created_at": e.created_at, "updated_at": e.updated_at},
             number_fields={"latest_version": e.latest_version},
         )
@@ -86,26 +90,60 @@ class Catalog(Generic[Entry]):
             )
         return viewer, row
 
+    async def resolve_parent(
+        self,
+        session: AsyncSession,
+        caller: Caller,
+        entry_id: str,
+        missing: str,
+        include_deleted: bool = True,
+    ) -> tuple[models.Project, Entry]:
+        """The entry a version (looked up by id) belongs to. An entry the caller cannot see is
+        reported as ``missing`` (the version), so a version id never reveals its entry."""
+        viewer = await acting_project(session, caller)
+        try:
+            row = await resolve_shareable(
+                session, self.entity, self.kind, entry_id, viewer, include_deleted
+            )
+        except NotFound:
+            raise NotFound(missing) from None
+        return viewer, row
+
+    async def owned_parent(
+        self, work: UnitOfWork, entry_id: str, missing: str
+    ) -> tuple[models.Project, Entry]:
+        viewer, row = await self.resolve_parent(work.session, work.caller, entry_id, missing)
+        if row.project_id != viewer.id:
+            raise PermissionDenied(
+                f"{self.what} {row.name!r} belongs to another project; only its owner can change it"
+            )
+        return viewer, row
+
     async def create_row(
         self, work: UnitOfWork, name: str, description: str, owner: str, tags: dict[str, str]
     ) -> Entry:
         project = await acting_project(work.session, work.caller)
         validate_name(name, f"{self.what} name")
         validate_text(description, "description", MAX_DESCRIPTION)
+        project_id, project_name = project.id, project.name  # a failed flush expires the rows
         row = self.entity(
-            id=new_id(), project_id=project.id, name=name, description=description,
-            owner=owner or work.caller.actor, visibility="private",
+            id=new_id(),
+            project_id=project_id,
+            name=name,
+            description=description,
+            owner=owner or work.caller.actor,
+            visibility="private",
         )
         work.session.add(row)
         try:
             await work.session.flush()
         except IntegrityError:
             raise AlreadyExists(
-                f"{self.what} {name!r} already exists in project {project.name!r} (possibly "
+                f"{self.what} {name!r} already exists in project {project_name!r} (possibly "
                 "deleted: restore it or choose another name)"
             ) from None
         await set_tags(work.session, self.kind, row.id, tags)
-        work.changed(KIND_BY_NAME[self.kind], row.id, "created", project.id, name)
+        work.changed(KIND_BY_NAME[self.kind], row.id, "created", project_id, name)
         return row
 
     async def create(self, caller: Caller, request: Any) -> Any:
@@ -133,8 +171,14 @@ class Catalog(Generic[Entry]):
             if "owner" in request.update_mask:
                 row.owner = validate_text(request.owner, "owner", 256)
             row.updated_at = utcnow()
-            work.changed(KIND_BY_NAME[self.kind], row.id, "updated", row.project_id, row.name,
-                         tuple(request.update_mask))
+            work.changed(
+                KIND_BY_NAME[self.kind],
+                row.id,
+                "updated",
+                row.project_id,
+                row.name,
+                tuple(request.update_mask),
+            )
             [message] = await self.to_messages(work.session, [row])
         return message
 
@@ -146,15 +190,23 @@ class Catalog(Generic[Entry]):
             visible = e.project_id == viewer.id
             if request.include_shared:
                 shared = exists().where(
-                    models.Share.entity_kind == self.kind, models.Share.entity_id == e.id,
+                    models.Share.entity_kind == self.kind,
+                    models.Share.entity_id == e.id,
                     models.Share.project_id == viewer.id,
                 )
-                visible = or_(visible, e.visibility == "public", (e.visibility == "shared") & shared)
+                visible = or_(
+                    visible, e.visibility == "public", (e.visibility == "shared") & shared
+                )
             base = base.where(visible)
             if not request.include_deleted:
                 base = base.where(e.deleted_at.is_(None))
             page = await run_search(
-                session, self.spec, base, request.filters, request.order_by, request.page,
+                session,
+                self.spec,
+                base,
+                request.filters,
+                request.order_by,
+                request.page,
                 [viewer.id, request.include_deleted, request.include_shared],
             )
             return await self.to_messages(session, page.rows), page.next_token
@@ -188,22 +240,23 @@ class Catalog(Generic[Entry]):
         names = list(dict.fromkeys(sharing.shared_with))
         if sharing.visibility == common_pb2.VISIBILITY_SHARED and not names:
             raise InvalidArgument("SHARED needs at least one project in shared_with")
-        found = {}
+        found: dict[str, str] = {}
         if names:
             rows = await work.session.execute(
                 select(models.Project.name, models.Project.id).where(
                     models.Project.name.in_(names), models.Project.deleted_at.is_(None)
                 )
             )
-            found = dict(rows.tuples().all())
+            found = dict(rows.all())
         missing = [name for name in names if name not in found]
         if missing:
             raise NotFound(f"cannot share with unknown project(s) {missing}")
         row.visibility = VISIBILITY_NAMES[sharing.visibility]
         row.updated_at = utcnow()
         await replace_shares(work.session, self.kind, row.id, found.values())
-        work.changed(KIND_BY_NAME[self.kind], row.id, "shared", row.project_id, row.name,
-                     ("sharing",))
+        work.changed(
+            KIND_BY_NAME[self.kind], row.id, "shared", row.project_id, row.name, ("sharing",)
+        )
         await work.session.flush()
         return (await load_sharing(work.session, self.kind, [row]))[row.id]
 
@@ -211,13 +264,10 @@ class Catalog(Generic[Entry]):
         self, session: AsyncSession, rows: list[Entry]
     ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, common_pb2.Sharing]]:
         project_ids = {row.project_id for row in rows}
-        names = dict(
-            (await session.execute(
-                select(models.Project.id, models.Project.name).where(
-                    models.Project.id.in_(project_ids)
-                )
-            )).tuples().all()
+        result = await session.execute(
+            select(models.Project.id, models.Project.name).where(models.Project.id.in_(project_ids))
         )
+        names = dict(result.all())
         tags = await load_tags(session, self.kind, [row.id for row in rows])
         sharing = await load_sharing(session, self.kind, rows)
         return names, tags, sharing

@@ -1,4 +1,4 @@
-"""What every part of the registry's domain shares: the unit of work, callers, visibility, events."""
+"""What the registry's domain parts share: the unit of work, callers, visibility, events."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,7 +72,7 @@ class UnitOfWork:
     caller: Caller
     events: list[models.OutboxEvent] = field(default_factory=list)
 
-    def emit(self, subject: str, project_id: str, **body: Message) -> None:
+    def emit(self, subject: str, project_id: str, **body: Any) -> None:
         event = events_pb2.Event(
             event_id=new_id(),
             producer="registry",
@@ -91,7 +90,12 @@ class UnitOfWork:
         self.events.append(row)
 
     def changed(
-        self, kind: int, entity_id: str, change: str, project_id: str, name: str = "",
+        self,
+        kind: int,
+        entity_id: str,
+        change: str,
+        project_id: str,
+        name: str = "",
         fields: tuple[str, ...] = (),
     ) -> None:
         """The common event: aimass.registry.<entity>.<change>."""
@@ -131,9 +135,7 @@ async def project_by_ref(
     """A project by id or name; the caller's acting project must exist and be live."""
     if not ref:
         raise NotFound("project is required: name the project you act in")
-    query = select(models.Project).where(
-        or_(models.Project.id == ref, models.Project.name == ref)
-    )
+    query = select(models.Project).where(or_(models.Project.id == ref, models.Project.name == ref))
     project = (await session.execute(query)).scalars().first()
     if project is None or (project.deleted_at is not None and not include_deleted):
         raise NotFound(f"project {ref!r} does not exist; create it first or check the name")
@@ -154,7 +156,11 @@ async def shared_project_ids(session: AsyncSession, kind: str, entity_id: str) -
 
 
 async def can_see(
-    session: AsyncSession, kind: str, owner_project_id: str, visibility: str, entity_id: str,
+    session: AsyncSession,
+    kind: str,
+    owner_project_id: str,
+    visibility: str,
+    entity_id: str,
     viewer_project_id: str,
 ) -> bool:
     if owner_project_id == viewer_project_id or visibility == "public":

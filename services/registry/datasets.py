@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.events.v1 import events_pb2
@@ -54,19 +54,22 @@ class DatasetService(Catalog[models.Dataset]):
         async with self.db.unit(caller) as work:
             _, dataset = await self.resolve_owned(work, request.dataset)
             if request.idempotency_key:
-                existing = (await work.session.execute(
-                    select(models.DatasetVersion).where(
-                        models.DatasetVersion.dataset_id == dataset.id,
-                        models.DatasetVersion.idempotency_key == request.idempotency_key,
+                existing = (
+                    await work.session.execute(
+                        select(models.DatasetVersion).where(
+                            models.DatasetVersion.dataset_id == dataset.id,
+                            models.DatasetVersion.idempotency_key == request.idempotency_key,
+                        )
                     )
-                )).scalar_one_or_none()
+                ).scalar_one_or_none()
                 if existing is not None:
                     return await self._version_message(work.session, existing, dataset.name)
             await self._check_parents(work, request.parent_version_ids)
             row = await self._insert_version(work, dataset, request)
             message = await self._version_message(work.session, row, dataset.name)
             work.emit(
-                "dataset.version_created", dataset.project_id,
+                "dataset.version_created",
+                dataset.project_id,
                 dataset_version_created=events_pb2.DatasetVersionCreated(dataset_version=message),
             )
         return message
@@ -80,42 +83,68 @@ class DatasetService(Catalog[models.Dataset]):
         dataset = locked.scalar_one()
         dataset.latest_version += 1
         row = models.DatasetVersion(
-            id=new_id(), dataset_id=dataset.id, project_id=dataset.project_id,
-            version=dataset.latest_version, uri=request.uri, content_hash=request.content_hash,
-            schema=convert.to_json(request.schema), row_count=request.row_count,
+            id=new_id(),
+            dataset_id=dataset.id,
+            project_id=dataset.project_id,
+            version=dataset.latest_version,
+            uri=request.uri,
+            content_hash=request.content_hash,
+            schema=convert.to_json(request.schema),
+            row_count=request.row_count,
             size_bytes=request.size_bytes,
             statistics=[convert.to_json(s) for s in request.statistics],
             sources=[convert.to_json(s) for s in request.sources],
             parent_version_ids=list(request.parent_version_ids),
-            split_rows=dict(request.split_rows), recipe_json=request.recipe_json,
-            description=request.description, created_by=work.caller.actor,
-            producer_run_id=request.producer_run_id, skipped_rows=request.skipped_rows,
+            split_rows=dict(request.split_rows),
+            recipe_json=request.recipe_json,
+            description=request.description,
+            created_by=work.caller.actor,
+            producer_run_id=request.producer_run_id,
+            skipped_rows=request.skipped_rows,
             idempotency_key=request.idempotency_key or None,
         )
         work.session.add(row)
         await work.session.flush()
         await set_tags(work.session, "dataset_version", row.id, dict(request.tags))
-        edges = [Edge("dataset_version", p, "dataset_version", row.id, "derived_from")
-                 for p in request.parent_version_ids]
-        edges += [Edge("source", s.uri, "dataset_version", row.id, "ingested_from")
-                  for s in request.sources if s.uri]
+        edges = [
+            Edge("dataset_version", p, "dataset_version", row.id, "derived_from")
+            for p in request.parent_version_ids
+        ]
+        edges += [
+            Edge("source", s.uri, "dataset_version", row.id, "ingested_from")
+            for s in request.sources
+            if s.uri
+        ]
         if request.producer_run_id:
-            edges.append(Edge("run", request.producer_run_id, "dataset_version", row.id, "produced"))
+            edges.append(
+                Edge("run", request.producer_run_id, "dataset_version", row.id, "produced")
+            )
         await record_edges(work.session, edges)
         return row
 
     async def _check_parents(self, work: UnitOfWork, parent_ids: Any) -> None:
         if not parent_ids:
             return
-        rows = (await work.session.execute(
-            select(models.DatasetVersion).where(models.DatasetVersion.id.in_(list(parent_ids)))
-        )).scalars().all()
+        rows = (
+            (
+                await work.session.execute(
+                    select(models.DatasetVersion).where(
+                        models.DatasetVersion.id.in_(list(parent_ids))
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         viewer_refs = {row.id: row for row in rows}
         for parent_id in parent_ids:
             parent = viewer_refs.get(parent_id)
+            missing = f"parent dataset version {parent_id!r} does not exist"
             if parent is None or parent.deleted_at is not None:
-                raise NotFound(f"parent dataset version {parent_id!r} does not exist")
-            await self.resolve(work.session, work.caller, parent.dataset_id)
+                raise NotFound(missing)
+            await self.resolve_parent(
+                work.session, work.caller, parent.dataset_id, missing, include_deleted=False
+            )
 
     async def _version_message(
         self, session: AsyncSession, row: models.DatasetVersion, dataset_name: str
@@ -129,9 +158,10 @@ class DatasetService(Catalog[models.Dataset]):
         V = models.DatasetVersion
         if request.id:
             row = await session.get(V, request.id)
+            missing = f"dataset version {request.id!r} does not exist"
             if row is None:
-                raise NotFound(f"dataset version {request.id!r} does not exist")
-            _, dataset = await self.resolve(session, caller, row.dataset_id, True)
+                raise NotFound(missing)
+            _, dataset = await self.resolve_parent(session, caller, row.dataset_id, missing)
         else:
             _, dataset = await self.resolve(session, caller, request.dataset, True)
             query = select(V).where(V.dataset_id == dataset.id)
@@ -161,7 +191,9 @@ class DatasetService(Catalog[models.Dataset]):
         size = page_size(request.page.page_size)
         async with self.db.read() as session:
             _, dataset = await self.resolve(session, caller, request.parent)
-            cursor = decode_cursor(request.page.page_token, f"{dataset.id}:{request.include_deleted}")
+            cursor = decode_cursor(
+                request.page.page_token, f"{dataset.id}:{request.include_deleted}"
+            )
             query = select(V).where(V.dataset_id == dataset.id).order_by(V.version.desc())
             if not request.include_deleted:
                 query = query.where(V.deleted_at.is_(None))
@@ -171,8 +203,12 @@ class DatasetService(Catalog[models.Dataset]):
             token = ""
             if len(rows) > size:
                 rows = rows[:size]
-                token = encode_cursor(rows[-1].version, rows[-1].id, "number",
-                                      f"{dataset.id}:{request.include_deleted}")
+                token = encode_cursor(
+                    rows[-1].version,
+                    rows[-1].id,
+                    "number",
+                    f"{dataset.id}:{request.include_deleted}",
+                )
             tags = await load_tags(session, "dataset_version", [r.id for r in rows])
         return pb.ListDatasetVersionsResponse(
             versions=[convert.dataset_version(r, dataset.name, tags.get(r.id, {})) for r in rows],
@@ -183,8 +219,13 @@ class DatasetService(Catalog[models.Dataset]):
         async with self.db.unit(caller) as work:
             dataset, row = await self._owned_version(work, request.id)
             response = mark_deleted(row, f"dataset version {dataset.name}@{row.version}")
-            work.changed(Kind.ENTITY_KIND_DATASET_VERSION, row.id, "deleted", row.project_id,
-                         f"{dataset.name}@{row.version}")
+            work.changed(
+                Kind.ENTITY_KIND_DATASET_VERSION,
+                row.id,
+                "deleted",
+                row.project_id,
+                f"{dataset.name}@{row.version}",
+            )
         return response
 
     async def restore_version(
@@ -193,17 +234,23 @@ class DatasetService(Catalog[models.Dataset]):
         async with self.db.unit(caller) as work:
             dataset, row = await self._owned_version(work, request.id)
             mark_restored(row, f"dataset version {dataset.name}@{row.version}")
-            work.changed(Kind.ENTITY_KIND_DATASET_VERSION, row.id, "restored", row.project_id,
-                         f"{dataset.name}@{row.version}")
+            work.changed(
+                Kind.ENTITY_KIND_DATASET_VERSION,
+                row.id,
+                "restored",
+                row.project_id,
+                f"{dataset.name}@{row.version}",
+            )
             return await self._version_message(work.session, row, dataset.name)
 
     async def _owned_version(
         self, work: UnitOfWork, version_id: str
     ) -> tuple[models.Dataset, models.DatasetVersion]:
         row = await work.session.get(models.DatasetVersion, require(version_id, "id"))
+        missing = f"dataset version {version_id!r} does not exist"
         if row is None:
-            raise NotFound(f"dataset version {version_id!r} does not exist")
-        _, dataset = await self.resolve_owned(work, row.dataset_id, include_deleted=True)
+            raise NotFound(missing)
+        _, dataset = await self.owned_parent(work, row.dataset_id, missing)
         return dataset, row
 
 

@@ -1,4 +1,4 @@
-"""Deployments: a model version (pinned) or alias (followed), serving config, revisions, rollback."""
+"""Deployments: a model version (pinned) or alias (followed), config, revisions, rollback."""
 
 from __future__ import annotations
 
@@ -22,17 +22,27 @@ from services.registry.core import (
     mark_restored,
     new_id,
 )
-from services.registry.lineage import Edge, record_edges
 from services.registry.model_registry import ModelService
 from services.registry.rollout import announce, record_revision
 from services.registry.search import decode_cursor, encode_cursor, page_size
 
 D = models.Deployment
-DEFAULTS = {"max_batch_size": 64, "timeout_ms": 1000, "threads": 1, "max_queue_size": 1024,
-            "replicas": 1}
-LIMITS = {"max_batch_size": (1, 4096), "max_queue_delay_us": (0, 1_000_000),
-          "timeout_ms": (1, 600_000), "threads": (1, 64), "canary_percent": (0, 100),
-          "max_queue_size": (1, 1_000_000), "replicas": (1, 100)}
+DEFAULTS = {
+    "max_batch_size": 64,
+    "timeout_ms": 1000,
+    "threads": 1,
+    "max_queue_size": 1024,
+    "replicas": 1,
+}
+LIMITS = {
+    "max_batch_size": (1, 4096),
+    "max_queue_delay_us": (0, 1_000_000),
+    "timeout_ms": (1, 600_000),
+    "threads": (1, 64),
+    "canary_percent": (0, 100),
+    "max_queue_size": (1, 1_000_000),
+    "replicas": (1, 100),
+}
 
 
 def normalise_config(config: pb.ServingConfig) -> pb.ServingConfig:
@@ -58,7 +68,11 @@ class DeploymentService:
         self.models = model_service
 
     async def _target(
-        self, work: UnitOfWork, model: models.Model, version: int, alias: str,
+        self,
+        work: UnitOfWork,
+        model: models.Model,
+        version: int,
+        alias: str,
         config: pb.ServingConfig,
     ) -> int:
         """Checks version/alias and canary; returns the version the deployment serves."""
@@ -78,9 +92,15 @@ class DeploymentService:
     ) -> tuple[models.Deployment, models.Model]:
         project = await acting_project(session, caller)
         require(ref, "deployment")
-        row = (await session.execute(select(D).where(
-            D.project_id == project.id, or_(D.id == ref, D.name == ref)
-        ))).scalars().first()
+        row = (
+            (
+                await session.execute(
+                    select(D).where(D.project_id == project.id, or_(D.id == ref, D.name == ref))
+                )
+            )
+            .scalars()
+            .first()
+        )
         if row is None or (row.deleted_at is not None and not include_deleted):
             raise NotFound(f"deployment {ref!r} does not exist in project {project.name!r}")
         model = await session.get(models.Model, row.model_id)
@@ -92,38 +112,45 @@ class DeploymentService:
         config = normalise_config(request.config)
         async with self.db.unit(caller) as work:
             project = await acting_project(work.session, caller)
-            _, model = await self.models.resolve(work.session, caller, require(request.model, "model"))
+            _, model = await self.models.resolve(
+                work.session, caller, require(request.model, "model")
+            )
             resolved = await self._target(work, model, request.version, request.alias, config)
             row = D(
-                id=new_id(), project_id=project.id, name=request.name, model_id=model.id,
-                version=request.version, alias=request.alias, resolved_version=resolved,
-                config=convert.to_json(config), status="pending", revision=1,
+                id=new_id(),
+                project_id=project.id,
+                name=request.name,
+                model_id=model.id,
+                version=request.version,
+                alias=request.alias,
+                resolved_version=resolved,
+                config=convert.to_json(config),
+                status="pending",
+                revision=1,
                 created_by=caller.actor,
             )
+            project_name = project.name  # a failed flush expires the loaded rows
             work.session.add(row)
             try:
                 await work.session.flush()
             except IntegrityError:
                 raise AlreadyExists(
-                    f"deployment {request.name!r} already exists in project {project.name!r}"
+                    f"deployment {request.name!r} already exists in project {project_name!r} "
+                    "(possibly deleted: restore it or choose another name)"
                 ) from None
-            version_row = (await work.session.execute(select(models.ModelVersion).where(
-                models.ModelVersion.model_id == model.id,
-                models.ModelVersion.version == resolved,
-            ))).scalar_one()
-            await record_edges(work.session, [
-                Edge("model_version", version_row.id, "deployment", row.id, "deployed_as")
-            ])
             await record_revision(work, row, model.name, "created")
         return convert.deployment(row, model.name)
 
     async def get(self, caller: Caller, request: pb.GetDeploymentRequest) -> pb.Deployment:
         async with self.db.read() as session:
-            row, model = await self._owned(session, caller, request.deployment,
-                                           request.include_deleted)
+            row, model = await self._owned(
+                session, caller, request.deployment, request.include_deleted
+            )
         return convert.deployment(row, model.name)
 
-    async def list(self, caller: Caller, request: pb.ListDeploymentsRequest) -> pb.ListDeploymentsResponse:
+    async def list(
+        self, caller: Caller, request: pb.ListDeploymentsRequest
+    ) -> pb.ListDeploymentsResponse:
         size = page_size(request.page.page_size)
         fingerprint = f"{caller.project}:{request.model}:{request.include_deleted}"
         cursor = decode_cursor(request.page.page_token, fingerprint)
@@ -133,8 +160,9 @@ class DeploymentService:
                 project = await acting_project(session, caller)
                 query = query.where(D.project_id == project.id)
             if request.model:
-                query = query.where(or_(models.Model.name == request.model,
-                                        models.Model.id == request.model))
+                query = query.where(
+                    or_(models.Model.name == request.model, models.Model.id == request.model)
+                )
             if not request.include_deleted:
                 query = query.where(D.deleted_at.is_(None))
             if cursor is not None:
@@ -155,10 +183,14 @@ class DeploymentService:
             raise InvalidArgument("update_mask must name target and/or config")
         async with self.db.unit(caller) as work:
             row, model = await self._owned(work.session, caller, request.deployment)
-            config = normalise_config(request.config) if "config" in mask else \
-                convert.from_json(row.config, pb.ServingConfig)
-            version, alias = (request.version, request.alias) if "target" in mask else \
-                (row.version, row.alias)
+            config = (
+                normalise_config(request.config)
+                if "config" in mask
+                else convert.from_json(row.config, pb.ServingConfig)
+            )
+            version, alias = (
+                (request.version, request.alias) if "target" in mask else (row.version, row.alias)
+            )
             row.resolved_version = await self._target(work, model, version, alias, config)
             row.version, row.alias, row.config = version, alias, convert.to_json(config)
             row.revision += 1
@@ -166,15 +198,18 @@ class DeploymentService:
             await record_revision(work, row, model.name, "updated")
         return convert.deployment(row, model.name)
 
-    async def rollback(self, caller: Caller, request: pb.RollbackDeploymentRequest) -> pb.Deployment:
+    async def rollback(
+        self, caller: Caller, request: pb.RollbackDeploymentRequest
+    ) -> pb.Deployment:
         async with self.db.unit(caller) as work:
             row, model = await self._owned(work.session, caller, request.deployment)
             wanted = request.to_revision or row.revision - 1
             if wanted < 1 or wanted >= row.revision:
                 raise FailedPrecondition(
                     f"deployment {row.name!r} is at revision {row.revision}; roll back to one of "
-                    f"1..{row.revision - 1}" if row.revision > 1 else
-                    f"deployment {row.name!r} has no earlier revision to roll back to"
+                    f"1..{row.revision - 1}"
+                    if row.revision > 1
+                    else f"deployment {row.name!r} has no earlier revision to roll back to"
                 )
             old = await work.session.get(models.DeploymentRevision, (row.id, wanted))
             assert old is not None
@@ -192,9 +227,15 @@ class DeploymentService:
         R = models.DeploymentRevision
         async with self.db.read() as session:
             row, _ = await self._owned(session, caller, request.deployment)
-            rows = (await session.execute(
-                select(R).where(R.deployment_id == row.id).order_by(R.revision.desc())
-            )).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        select(R).where(R.deployment_id == row.id).order_by(R.revision.desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return pb.ListDeploymentRevisionsResponse(
             revisions=[convert.deployment_revision(r) for r in rows]
         )
@@ -202,7 +243,7 @@ class DeploymentService:
     async def update_status(
         self, caller: Caller, request: pb.UpdateDeploymentStatusRequest
     ) -> pb.Deployment:
-        status = DEPLOYMENT_STATUS_NAMES.get(request.status)  # type: ignore[call-overload]
+        status = DEPLOYMENT_STATUS_NAMES.get(request.status)
         if status is None:
             raise InvalidArgument("status is required")
         validate_text(request.message, "message", 10_000)
@@ -224,6 +265,18 @@ class DeploymentService:
         async with self.db.unit(caller) as work:
             row, model = await self._owned(work.session, caller, request.id, include_deleted=True)
             mark_restored(row, f"deployment {row.name!r}")
-            row.status = "pending"
-            announce(work, row, model.name, "restored")
+            config = convert.from_json(row.config, pb.ServingConfig)
+            try:  # what it served may have been deleted (or its alias moved) meanwhile
+                resolved = await self._target(work, model, row.version, row.alias, config)
+            except NotFound as exc:
+                raise FailedPrecondition(
+                    f"deployment {row.name!r} cannot be restored: {exc.message}; restore that "
+                    "first or create a new deployment"
+                ) from None
+            row.status, row.status_message = "pending", ""
+            if resolved == row.resolved_version:
+                announce(work, row, model.name, "restored")
+            else:
+                row.resolved_version, row.revision = resolved, row.revision + 1
+                await record_revision(work, row, model.name, "restored")
         return convert.deployment(row, model.name)

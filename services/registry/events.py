@@ -3,7 +3,7 @@
 Writes put their events in the ``outbox`` table inside the same transaction, so an event is never
 lost when NATS is down and never announced for a change that rolled back. The relay publishes with
 ``Nats-Msg-Id = event_id``; a crash between publish and delete republishes, and JetStream drops the
-duplicate. Several registry replicas may run relays: rows are claimed with SKIP LOCKED on PostgreSQL.
+duplicate. Several registry replicas may run relays: PostgreSQL rows are claimed with SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class OutboxRelay:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         if self._task is not None:
@@ -66,8 +68,9 @@ class OutboxRelay:
                 backoff = 0.0
             except (AimassError, OSError) as exc:
                 backoff = min(MAX_BACKOFF_SECONDS, max(0.2, backoff * 2))
-                logger.warning("outbox relay cannot publish yet (%s); retrying in %.1fs",
-                               exc, backoff)
+                logger.warning(
+                    "outbox relay cannot publish yet (%s); retrying in %.1fs", exc, backoff
+                )
             except Exception:
                 backoff = MAX_BACKOFF_SECONDS
                 logger.exception("outbox relay failed; retrying in %.1fs", backoff)
@@ -75,15 +78,17 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         query = select(models.OutboxEvent).order_by(models.OutboxEvent.id).limit(self.batch_size)
         async with self.db.sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).scalars().all()
             for row in rows:
                 event = events_pb2.Event.FromString(row.payload)
                 await self.bus.publish(row.subject, event, row.event_id)
             if rows:
-                await session.execute(delete(models.OutboxEvent).where(
-                    models.OutboxEvent.id.in_([row.id for row in rows])
-                ))
+                await session.execute(
+                    delete(models.OutboxEvent).where(
+                        models.OutboxEvent.id.in_([row.id for row in rows])
+                    )
+                )
         self.published += len(rows)
         return len(rows)

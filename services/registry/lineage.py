@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, NotFound
 from services.common.validation import validate_count
 from services.registry import models
 from services.registry.core import (
@@ -22,8 +23,23 @@ from services.registry.core import (
     Database,
     Kind,
     acting_project,
+    can_see,
     timestamp,
 )
+
+_OWNED: dict[str, Any] = {"run": models.Run, "deployment": models.Deployment}
+_VERSIONS: dict[str, tuple[Any, Any, str]] = {
+    "dataset_version": (models.DatasetVersion, models.Dataset, "dataset_id"),
+    "model_version": (models.ModelVersion, models.Model, "model_id"),
+    "dataset": (models.Dataset, models.Dataset, "id"),
+    "model": (models.Model, models.Model, "id"),
+}
+_CATALOG = {
+    "dataset_version": "dataset",
+    "model_version": "model",
+    "dataset": "dataset",
+    "model": "model",
+}
 
 MAX_DEPTH = 50
 DEFAULT_DEPTH = 10
@@ -42,7 +58,7 @@ async def record_edges(session: AsyncSession, edges: Iterable[Edge]) -> int:
     rows = [edge.__dict__ for edge in dict.fromkeys(edges)]
     if not rows:
         return 0
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(models.LineageEdge).values(rows).on_conflict_do_nothing()
     result = await session.execute(statement)
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
@@ -62,19 +78,26 @@ async def _labels(
     for kind, entity_id in refs:
         by_kind.setdefault(kind, []).append(entity_id)
     found: dict[tuple[str, str], tuple[str, str, bool]] = {}
-    parents = {
+    parents: dict[str, tuple[Any, Any, str]] = {
         "dataset_version": (models.DatasetVersion, models.Dataset, "dataset_id"),
         "model_version": (models.ModelVersion, models.Model, "model_id"),
     }
-    plain = {"dataset": models.Dataset, "model": models.Model, "run": models.Run,
-             "deployment": models.Deployment, "project": models.Project}
+    plain: dict[str, Any] = {
+        "dataset": models.Dataset,
+        "model": models.Model,
+        "run": models.Run,
+        "deployment": models.Deployment,
+        "project": models.Project,
+    }
     for kind, ids in by_kind.items():
         if kind in parents:
             child, parent, key = parents[kind]
             query = select(child, parent.name).join(parent, parent.id == getattr(child, key))
             for row, parent_name in await session.execute(query.where(child.id.in_(ids))):
                 found[(kind, row.id)] = (
-                    f"{parent_name}@{row.version}", row.project_id, row.deleted_at is not None
+                    f"{parent_name}@{row.version}",
+                    row.project_id,
+                    row.deleted_at is not None,
                 )
         elif kind in plain:
             table = plain[kind]
@@ -85,6 +108,48 @@ async def _labels(
     return found
 
 
+async def _owner(session: AsyncSession, kind: str, entity_id: str) -> Any:
+    """The row that carries project_id (and visibility, for catalog entries), or None."""
+    if kind in _OWNED:
+        return await session.get(_OWNED[kind], entity_id)
+    if kind in _VERSIONS:
+        child, parent, key = _VERSIONS[kind]
+        version: Any = await session.get(child, entity_id)
+        return await session.get(parent, getattr(version, key)) if version else None
+    return None
+
+
+async def _is_visible(
+    session: AsyncSession, viewer: models.Project, kind: str, entity_id: str, owned: bool = False
+) -> bool:
+    """May the acting project see (or, with ``owned``, change) this entity? Deleted ones count:
+    lineage is history. Sources lie outside the platform and are always visible."""
+    if kind == "source":
+        return not owned
+    if kind == "project":
+        return entity_id == viewer.id
+    owner = await _owner(session, kind, entity_id)
+    if owner is None:
+        return False
+    if owner.project_id == viewer.id:
+        return True
+    if owned or kind in _OWNED:
+        return False
+    return await can_see(
+        session, _CATALOG[kind], owner.project_id, owner.visibility, owner.id, viewer.id
+    )
+
+
+async def _check_visible(
+    session: AsyncSession, viewer: models.Project, kind: str, entity_id: str, owned: bool = False
+) -> None:
+    if not await _is_visible(session, viewer, kind, entity_id, owned):
+        raise NotFound(
+            f"{kind.replace('_', ' ')} {entity_id!r} does not exist in project "
+            f"{viewer.name!r}" + ("" if owned else " or is not shared with it")
+        )
+
+
 class LineageService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -93,18 +158,26 @@ class LineageService:
         validate_count(request.edges, "lineage edges", 1000)
         edges = [
             Edge(
-                _kind_name(e.source, "lineage source"), e.source.id,
-                _kind_name(e.target, "lineage target"), e.target.id,
+                _kind_name(e.source, "lineage source"),
+                e.source.id,
+                _kind_name(e.target, "lineage target"),
+                e.target.id,
                 e.relation or "related_to",
             )
             for e in request.edges
         ]
         async with self.db.unit(caller) as work:
             project = await acting_project(work.session, caller)
+            for edge in dict.fromkeys(edges):
+                await _check_visible(work.session, project, edge.source_kind, edge.source_id)
+                await _check_visible(
+                    work.session, project, edge.target_kind, edge.target_id, owned=True
+                )
             added = await record_edges(work.session, edges)
             if added:
-                work.changed(Kind.ENTITY_KIND_PROJECT, project.id, "lineage_added", project.id,
-                             project.name)
+                work.changed(
+                    Kind.ENTITY_KIND_PROJECT, project.id, "lineage_added", project.id, project.name
+                )
         return added
 
     async def get(self, caller: Caller, request: pb.GetLineageRequest) -> pb.GetLineageResponse:
@@ -122,25 +195,36 @@ class LineageService:
         seen = {start: 0}
         frontier = [start]
         edges: list[models.LineageEdge] = []
+        hidden: set[tuple[str, str]] = set()
         truncated = False
         async with self.db.read() as session:
-            await acting_project(session, caller)
+            viewer = await acting_project(session, caller)
+            await _check_visible(session, viewer, *start)
             for level in range(1, depth_limit + 2):
                 if not frontier:
                     break
-                rows = (await session.execute(
-                    select(E).where(tuple_(*near).in_(frontier)).order_by(E.id)
-                )).scalars().all()
+                rows = (
+                    (
+                        await session.execute(
+                            select(E).where(tuple_(*near).in_(frontier)).order_by(E.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 if level > depth_limit:
                     truncated = bool(rows)
                     break
                 frontier = []
                 for edge in rows:
-                    edges.append(edge)
                     node = (getattr(edge, far[0].key), getattr(edge, far[1].key))
                     if node not in seen:
+                        if node in hidden or not await _is_visible(session, viewer, *node):
+                            hidden.add(node)
+                            continue
                         seen[node] = level
                         frontier.append(node)
+                    edges.append(edge)
             labels = await _labels(session, set(seen))
         return _response(seen, labels, edges, truncated)
 
@@ -156,7 +240,10 @@ def _response(
         label, project_id, deleted = labels.get((kind, entity_id), (entity_id, "", False))
         response.nodes.add(
             entity=common_pb2.EntityRef(kind=KIND_BY_NAME[kind], id=entity_id),  # type: ignore[arg-type]
-            label=label, project_id=project_id, deleted=deleted, depth=depth,
+            label=label,
+            project_id=project_id,
+            deleted=deleted,
+            depth=depth,
         )
     for edge in edges:
         item = response.edges.add(
@@ -168,4 +255,3 @@ def _response(
         if stamp is not None:
             item.created_at.CopyFrom(stamp)
     return response
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,12 @@ class MetricStore:
                 checked_keys.add(point.key)
             if point.step < 0:
                 raise InvalidArgument(f"metric {point.key!r} has negative step {point.step}")
+            if not math.isfinite(point.value):
+                # SQLite cannot store NaN (it becomes NULL), and NaN would also upset ordering.
+                raise InvalidArgument(
+                    f"metric {point.key!r} at step {point.step} is {point.value}; values must be "
+                    "finite numbers (skip the point, or record the divergence as a tag)"
+                )
             stamp = point.timestamp.ToMilliseconds() if point.HasField("timestamp") else now_ms
             result.append(Point(point.key, point.value, point.step, stamp))
         return result
@@ -60,8 +67,13 @@ class MetricStore:
         await session.execute(
             insert(models.MetricPoint),
             [
-                {"run_id": run_id, "key": p.key, "step": p.step, "value": p.value,
-                 "timestamp_ms": p.timestamp_ms}
+                {
+                    "run_id": run_id,
+                    "key": p.key,
+                    "step": p.step,
+                    "value": p.value,
+                    "timestamp_ms": p.timestamp_ms,
+                }
                 for p in points
             ],
         )
@@ -77,21 +89,34 @@ class MetricStore:
         self, session: AsyncSession, run_id: str, latest: dict[str, Point]
     ) -> None:
         L = models.LatestMetric
-        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(L).values([
-            {"run_id": run_id, "key": p.key, "value": p.value, "step": p.step,
-             "timestamp_ms": p.timestamp_ms}
-            for p in latest.values()
-        ])
+        postgres = session.get_bind().dialect.name == "postgresql"
+        dialect_insert = pg_insert if postgres else sqlite_insert
+        statement = dialect_insert(L).values(
+            [
+                {
+                    "run_id": run_id,
+                    "key": p.key,
+                    "value": p.value,
+                    "step": p.step,
+                    "timestamp_ms": p.timestamp_ms,
+                }
+                for p in latest.values()
+            ]
+        )
         newer = tuple_(statement.excluded.step, statement.excluded.timestamp_ms) >= tuple_(
             L.step, L.timestamp_ms
         )
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=[L.run_id, L.key],
-            set_={"value": statement.excluded.value, "step": statement.excluded.step,
-                  "timestamp_ms": statement.excluded.timestamp_ms},
-            where=newer,
-        ))
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[L.run_id, L.key],
+                set_={
+                    "value": statement.excluded.value,
+                    "step": statement.excluded.step,
+                    "timestamp_ms": statement.excluded.timestamp_ms,
+                },
+                where=newer,
+            )
+        )
 
     async def history(
         self, session: AsyncSession, run_id: str, request: pb.GetMetricHistoryRequest
@@ -136,8 +161,9 @@ def _decode(token: str, run_id: str, key: str) -> tuple[int, int, int] | None:
         token_run, token_key, step, stamp, row_id = json.loads(
             base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         )
+        after = int(step), int(stamp), int(row_id)
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument("page_token is malformed; pass next_page_token unchanged") from None
     if (token_run, token_key) != (run_id, key):
         raise InvalidArgument("page_token belongs to another run or metric key")
-    return int(step), int(stamp), int(row_id)
+    return after

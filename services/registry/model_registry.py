@@ -36,7 +36,9 @@ class ModelService(Catalog[models.Model]):
     entity = models.Model
     kind = "model"
 
-    async def aliases(self, session: AsyncSession, model_ids: list[str]) -> dict[str, dict[str, int]]:
+    async def aliases(
+        self, session: AsyncSession, model_ids: list[str]
+    ) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = defaultdict(dict)
         if model_ids:
             rows = await session.execute(
@@ -50,8 +52,9 @@ class ModelService(Catalog[models.Model]):
         names, tags, sharing = await self.common_parts(session, rows)
         aliases = await self.aliases(session, [row.id for row in rows])
         return [
-            convert.model(row, names[row.project_id], tags.get(row.id, {}), sharing[row.id],
-                          aliases[row.id])
+            convert.model(
+                row, names[row.project_id], tags.get(row.id, {}), sharing[row.id], aliases[row.id]
+            )
             for row in rows
         ]
 
@@ -71,7 +74,9 @@ class ModelService(Catalog[models.Model]):
         D = models.Deployment
         live = select(exists().where(D.model_id == row.id, D.deleted_at.is_(None)))
         if (await session.execute(live)).scalar():
-            raise FailedPrecondition(f"model {row.name!r} is deployed; delete its deployments first")
+            raise FailedPrecondition(
+                f"model {row.name!r} is deployed; delete its deployments first"
+            )
 
     async def create_version(
         self, caller: Caller, request: pb.CreateModelVersionRequest
@@ -80,38 +85,56 @@ class ModelService(Catalog[models.Model]):
         async with self.db.unit(caller) as work:
             model = await self._model_for_new_version(work, request)
             if request.idempotency_key:
-                existing = (await work.session.execute(select(V).where(
-                    V.model_id == model.id, V.idempotency_key == request.idempotency_key
-                ))).scalar_one_or_none()
+                existing = (
+                    await work.session.execute(
+                        select(V).where(
+                            V.model_id == model.id, V.idempotency_key == request.idempotency_key
+                        )
+                    )
+                ).scalar_one_or_none()
                 if existing is not None:
                     return (await self.version_messages(work.session, model, [existing]))[0]
             if request.source_run_id:
                 run = await work.session.get(models.Run, request.source_run_id)
                 if run is None or run.project_id != model.project_id or run.deleted_at:
                     raise NotFound(f"source run {request.source_run_id!r} does not exist")
-            model = (await work.session.execute(
-                select(models.Model).where(models.Model.id == model.id).with_for_update()
-            )).scalar_one()
+            model = (
+                await work.session.execute(
+                    select(models.Model).where(models.Model.id == model.id).with_for_update()
+                )
+            ).scalar_one()
             model.latest_version += 1
             row = V(
-                id=new_id(), model_id=model.id, project_id=model.project_id,
-                version=model.latest_version, framework=request.framework,
-                artifact_format=request.artifact_format, artifact_uri=request.artifact_uri,
-                content_hash=request.content_hash, signature=convert.to_json(request.signature),
-                metrics=dict(request.metrics), source_run_id=request.source_run_id or None,
-                description=request.description, task=request.task, created_by=caller.actor,
+                id=new_id(),
+                model_id=model.id,
+                project_id=model.project_id,
+                version=model.latest_version,
+                framework=request.framework,
+                artifact_format=request.artifact_format,
+                artifact_uri=request.artifact_uri,
+                content_hash=request.content_hash,
+                signature=convert.to_json(request.signature),
+                metrics=dict(request.metrics),
+                source_run_id=request.source_run_id or None,
+                description=request.description,
+                task=request.task,
+                created_by=caller.actor,
                 idempotency_key=request.idempotency_key or None,
             )
             work.session.add(row)
             await work.session.flush()
             await set_tags(work.session, "model_version", row.id, dict(request.tags))
             if request.source_run_id:
-                await record_edges(work.session, [
-                    Edge("run", request.source_run_id, "model_version", row.id, "produced")
-                ])
+                await record_edges(
+                    work.session,
+                    [Edge("run", request.source_run_id, "model_version", row.id, "produced")],
+                )
             [message] = await self.version_messages(work.session, model, [row])
-            work.emit("model.version_created", model.project_id,
-                      model_version_created=events_pb2.ModelVersionCreated(model_version=message))
+            work.emit(
+                "model.version_created",
+                model.project_id,
+                model_version_created=events_pb2.ModelVersionCreated(model_version=message),
+            )
         return message
 
     async def _model_for_new_version(
@@ -129,9 +152,10 @@ class ModelService(Catalog[models.Model]):
     ) -> tuple[models.Model, models.ModelVersion]:
         if request.id:
             row = await session.get(V, request.id)
+            missing = f"model version {request.id!r} does not exist"
             if row is None:
-                raise NotFound(f"model version {request.id!r} does not exist")
-            _, model = await self.resolve(session, caller, row.model_id, True)
+                raise NotFound(missing)
+            _, model = await self.resolve_parent(session, caller, row.model_id, missing)
         else:
             _, model = await self.resolve(session, caller, request.model, True)
             version = request.version
@@ -152,7 +176,9 @@ class ModelService(Catalog[models.Model]):
             raise NotFound(f"model version {model.name}@{row.version} is deleted")
         return model, row
 
-    async def get_version(self, caller: Caller, request: pb.GetModelVersionRequest) -> pb.ModelVersion:
+    async def get_version(
+        self, caller: Caller, request: pb.GetModelVersionRequest
+    ) -> pb.ModelVersion:
         async with self.db.read() as session:
             model, row = await self.resolve_version(session, caller, request)
             return (await self.version_messages(session, model, [row]))[0]
@@ -182,35 +208,64 @@ class ModelService(Catalog[models.Model]):
         self, work: UnitOfWork, version_id: str
     ) -> tuple[models.Model, models.ModelVersion]:
         row = await work.session.get(V, require(version_id, "id"))
+        missing = f"model version {version_id!r} does not exist"
         if row is None:
-            raise NotFound(f"model version {version_id!r} does not exist")
-        _, model = await self.resolve_owned(work, row.model_id, include_deleted=True)
+            raise NotFound(missing)
+        _, model = await self.owned_parent(work, row.model_id, missing)
         return model, row
 
     async def delete_version(self, caller: Caller, request: pb.DeleteRequest) -> pb.DeleteResponse:
         async with self.db.unit(caller) as work:
             model, row = await self._owned_version(work, request.id)
             label = f"{model.name}@{row.version}"
-            aliases = [a for a, v in (await self.aliases(work.session, [model.id]))[model.id].items()
-                       if v == row.version]
+            aliases = [
+                a
+                for a, v in (await self.aliases(work.session, [model.id]))[model.id].items()
+                if v == row.version
+            ]
             if aliases:
                 raise FailedPrecondition(f"{label} carries alias(es) {aliases}; move them first")
-            D = models.Deployment
-            deployed = select(exists().where(
-                D.model_id == model.id, D.resolved_version == row.version, D.deleted_at.is_(None)
-            ))
-            if (await work.session.execute(deployed)).scalar():
-                raise FailedPrecondition(f"{label} is deployed; change the deployment first")
+            serving = await self._deployments_serving(work.session, model.id, row.version)
+            if serving:
+                raise FailedPrecondition(
+                    f"{label} is deployed (as main or canary version) by {serving}; change the "
+                    "deployment first"
+                )
             response = mark_deleted(row, f"model version {label}")
             work.changed(Kind.ENTITY_KIND_MODEL_VERSION, row.id, "deleted", row.project_id, label)
         return response
+
+    async def _deployments_serving(
+        self, session: AsyncSession, model_id: str, version: int
+    ) -> list[str]:
+        """Names of live deployments serving ``version``, as main or canary version."""
+        D = models.Deployment
+        live = (
+            (
+                await session.execute(
+                    select(D).where(D.model_id == model_id, D.deleted_at.is_(None)).order_by(D.name)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [
+            d.name
+            for d in live
+            if version in (d.resolved_version, int(d.config.get("canary_version") or 0))
+        ]
 
     async def restore_version(self, caller: Caller, request: pb.RestoreRequest) -> pb.ModelVersion:
         async with self.db.unit(caller) as work:
             model, row = await self._owned_version(work, request.id)
             mark_restored(row, f"model version {model.name}@{row.version}")
-            work.changed(Kind.ENTITY_KIND_MODEL_VERSION, row.id, "restored", row.project_id,
-                         f"{model.name}@{row.version}")
+            work.changed(
+                Kind.ENTITY_KIND_MODEL_VERSION,
+                row.id,
+                "restored",
+                row.project_id,
+                f"{model.name}@{row.version}",
+            )
             return (await self.version_messages(work.session, model, [row]))[0]
 
     async def set_alias(self, caller: Caller, request: pb.SetModelAliasRequest) -> pb.Model:
@@ -219,16 +274,21 @@ class ModelService(Catalog[models.Model]):
             raise InvalidArgument(f"alias {alias!r} would be confused with a version; pick a word")
         async with self.db.unit(caller) as work:
             _, model = await self.resolve_owned(work, request.model)
-            target = (await work.session.execute(select(V).where(
-                V.model_id == model.id, V.version == request.version, V.deleted_at.is_(None)
-            ))).scalar_one_or_none()
+            target = (
+                await work.session.execute(
+                    select(V).where(
+                        V.model_id == model.id, V.version == request.version, V.deleted_at.is_(None)
+                    )
+                )
+            ).scalar_one_or_none()
             if target is None:
                 raise NotFound(f"model {model.name!r} has no live version {request.version}")
             current = await work.session.get(models.ModelAlias, (model.id, alias))
             previous = current.version if current else 0
             if current is None:
-                work.session.add(models.ModelAlias(model_id=model.id, alias=alias,
-                                                   version=request.version))
+                work.session.add(
+                    models.ModelAlias(model_id=model.id, alias=alias, version=request.version)
+                )
             else:
                 current.version = request.version
             await self._moved(work, model, alias, previous, request.version)
@@ -247,12 +307,22 @@ class ModelService(Catalog[models.Model]):
     async def _moved(
         self, work: UnitOfWork, model: models.Model, alias: str, previous: int, version: int
     ) -> None:
-        move = models.AliasMove(model_id=model.id, alias=alias, from_version=previous,
-                                to_version=version, actor=work.caller.actor)
+        move = models.AliasMove(
+            model_id=model.id,
+            alias=alias,
+            from_version=previous,
+            to_version=version,
+            actor=work.caller.actor,
+        )
         work.session.add(move)
         await work.session.flush()
-        work.emit("model.alias_moved", model.project_id, alias_moved=events_pb2.AliasMoved(
-            model_id=model.id, model=model.name, move=convert.alias_move(move)))
+        work.emit(
+            "model.alias_moved",
+            model.project_id,
+            alias_moved=events_pb2.AliasMoved(
+                model_id=model.id, model=model.name, move=convert.alias_move(move)
+            ),
+        )
         await follow_alias(work, model, alias, version)
 
     async def alias_history(
@@ -274,8 +344,9 @@ class ModelService(Catalog[models.Model]):
         if len(rows) > size:
             rows = rows[:size]
             token = encode_cursor(rows[-1].id, str(rows[-1].id), "number", fingerprint)
-        return pb.ListAliasHistoryResponse(moves=[convert.alias_move(r) for r in rows],
-                                           page={"next_page_token": token})
+        return pb.ListAliasHistoryResponse(
+            moves=[convert.alias_move(r) for r in rows], page={"next_page_token": token}
+        )
 
 
 def _validate_version_request(request: pb.CreateModelVersionRequest) -> None:
@@ -294,4 +365,6 @@ def _validate_version_request(request: pb.CreateModelVersionRequest) -> None:
     for key, value in request.metrics.items():
         validate_key(key, "metric key")
         if not math.isfinite(value):
-            raise InvalidArgument(f"metric {key!r} is {value}; model version metrics must be finite")
+            raise InvalidArgument(
+                f"metric {key!r} is {value}; model version metrics must be finite"
+            )

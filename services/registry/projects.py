@@ -33,8 +33,11 @@ class ProjectService:
         try:
             async with self.db.unit(caller) as work:
                 row = models.Project(
-                    id=new_id(), name=request.name, description=request.description,
-                    labels=labels, created_by=caller.actor,
+                    id=new_id(),
+                    name=request.name,
+                    description=request.description,
+                    labels=labels,
+                    created_by=caller.actor,
                 )
                 work.session.add(row)
                 await work.session.flush()
@@ -87,8 +90,14 @@ class ProjectService:
             if "labels" in request.update_mask:
                 row.labels = validate_mapping(request.labels, "label", MAX_TAG_VALUE)
             row.updated_at = utcnow()
-            work.changed(Kind.ENTITY_KIND_PROJECT, row.id, "updated", row.id, row.name,
-                         tuple(request.update_mask))
+            work.changed(
+                Kind.ENTITY_KIND_PROJECT,
+                row.id,
+                "updated",
+                row.id,
+                row.name,
+                tuple(request.update_mask),
+            )
         return convert.project(row)
 
     async def delete(self, caller: Caller, request: pb.DeleteRequest) -> pb.DeleteResponse:

@@ -33,8 +33,10 @@ class Registry:
     async def set_sharing(
         self, caller: Caller, entity: common_pb2.EntityRef, sharing: common_pb2.Sharing
     ) -> common_pb2.Sharing:
-        catalogs = {common_pb2.ENTITY_KIND_DATASET: self.datasets,
-                    common_pb2.ENTITY_KIND_MODEL: self.models}
+        catalogs: dict[int, DatasetService | ModelService] = {
+            common_pb2.ENTITY_KIND_DATASET: self.datasets,
+            common_pb2.ENTITY_KIND_MODEL: self.models,
+        }
         if entity.kind not in catalogs:
             raise InvalidArgument("only datasets and models can be shared")
         catalog = catalogs[entity.kind]
@@ -42,7 +44,10 @@ class Registry:
             return await catalog.set_sharing(work, entity.id, sharing)
 
     async def set_tags(
-        self, caller: Caller, entity: common_pb2.EntityRef, tags: dict[str, str],
+        self,
+        caller: Caller,
+        entity: common_pb2.EntityRef,
+        tags: dict[str, str],
         removed: list[str],
     ) -> dict[str, str]:
         kind = KIND_NAMES.get(entity.kind, "")
@@ -55,8 +60,13 @@ class Registry:
             await self._check_owned(work, kind, entity.id)
             await set_tags(work.session, kind, entity.id, tags)
             await delete_tags(work.session, kind, entity.id, removed)
-            work.changed(entity.kind, entity.id, "tagged", project.id,
-                         fields=tuple(sorted([*tags, *removed])))
+            work.changed(
+                entity.kind,
+                entity.id,
+                "tagged",
+                project.id,
+                fields=tuple(sorted([*tags, *removed])),
+            )
             await work.session.flush()
             return (await load_tags(work.session, kind, [entity.id])).get(entity.id, {})
 

@@ -6,7 +6,9 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+import math
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,33 +58,45 @@ def _parse_time(value: str, what: str) -> datetime:
 
 def _parse_number(value: str, what: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise InvalidArgument(f"{what}: {value!r} is not a number") from None
+        number = math.nan
+    if math.isnan(number):
+        raise InvalidArgument(f"{what}: {value!r} is not a number")
+    return number
 
 
-def _compare(column: Any, op: int, values: Sequence[Any], what: str) -> ColumnElement[bool]:
+COMPARISONS: dict[int, Callable[[Any, Any], ColumnElement[bool]]] = {
+    Op.OPERATOR_EQ: operator.eq,
+    Op.OPERATOR_NE: operator.ne,
+    Op.OPERATOR_LT: operator.lt,
+    Op.OPERATOR_LE: operator.le,
+    Op.OPERATOR_GT: operator.gt,
+    Op.OPERATOR_GE: operator.ge,
+    Op.OPERATOR_CONTAINS: lambda column, value: func.lower(column).contains(
+        str(value).lower(), autoescape=True
+    ),
+}
+
+
+def _op_name(op: int) -> str:
+    return Op.Name(op) if op in Op.values() else str(op)
+
+
+def _compare(
+    column: Any, op: int, values: Sequence[Any], what: str, text: bool = True
+) -> ColumnElement[bool]:
     if op == Op.OPERATOR_IN:
         if not values:
             raise InvalidArgument(f"{what}: IN needs at least one value")
         return column.in_(list(values))
+    if op not in COMPARISONS:
+        raise InvalidArgument(f"{what}: operator {_op_name(op)} does not apply here")
+    if op == Op.OPERATOR_CONTAINS and not text:
+        raise InvalidArgument(f"{what}: CONTAINS applies to text fields only; use a range")
     if len(values) != 1:
-        raise InvalidArgument(f"{what}: this operator takes exactly one value")
-    value = values[0]
-    comparisons = {
-        Op.OPERATOR_EQ: lambda: column == value,
-        Op.OPERATOR_NE: lambda: column != value,
-        Op.OPERATOR_LT: lambda: column < value,
-        Op.OPERATOR_LE: lambda: column <= value,
-        Op.OPERATOR_GT: lambda: column > value,
-        Op.OPERATOR_GE: lambda: column >= value,
-        Op.OPERATOR_CONTAINS: lambda: func.lower(column).contains(
-            str(value).lower(), autoescape=True
-        ),
-    }
-    if op not in comparisons:
-        raise InvalidArgument(f"{what}: operator {Op.Name(op)} does not apply here")  # type: ignore[arg-type]
-    return comparisons[op]()
+        raise InvalidArgument(f"{what}: {_op_name(op)} takes exactly one value")
+    return COMPARISONS[op](column, values[0])
 
 
 def _normalise_text(name: str, values: Sequence[str]) -> list[str]:
@@ -98,8 +112,9 @@ def _keyed(spec: SearchSpec, prefix: str, key: str) -> tuple[type[models.Base], 
     entity_id: Any = spec.entity.id  # type: ignore[attr-defined]
     if prefix == "tags":
         table: Any = models.Tag
-        return table, and_(table.entity_kind == spec.tag_kind, table.entity_id == entity_id,
-                           table.key == key)
+        return table, and_(
+            table.entity_kind == spec.tag_kind, table.entity_id == entity_id, table.key == key
+        )
     table = models.LatestMetric if prefix == "metrics" else models.RunParam
     return table, and_(table.run_id == entity_id, table.key == key)
 
@@ -113,15 +128,15 @@ def _keyed_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[boo
         return exists().where(condition)
     column: Any
     numeric = prefix == "metrics" or (
-        prefix == "params" and flt.op in (Op.OPERATOR_LT, Op.OPERATOR_LE, Op.OPERATOR_GT,
-                                          Op.OPERATOR_GE)
+        prefix == "params"
+        and flt.op in (Op.OPERATOR_LT, Op.OPERATOR_LE, Op.OPERATOR_GT, Op.OPERATOR_GE)
     )
     if numeric:
         column = table.value if prefix == "metrics" else table.value_number  # type: ignore[attr-defined]
         values: list[Any] = [_parse_number(v, flt.field) for v in flt.values]
     else:
         column, values = table.value, list(flt.values)  # type: ignore[attr-defined]
-    return exists().where(condition, _compare(column, flt.op, values, flt.field))
+    return exists().where(condition, _compare(column, flt.op, values, flt.field, not numeric))
 
 
 def build_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[bool]:
@@ -134,10 +149,10 @@ def build_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[bool
         return _compare(column, flt.op, _normalise_text(flt.field, flt.values), flt.field)
     if flt.field in spec.time_fields:
         times = [_parse_time(v, flt.field) for v in flt.values]
-        return _compare(spec.time_fields[flt.field], flt.op, times, flt.field)
+        return _compare(spec.time_fields[flt.field], flt.op, times, flt.field, text=False)
     if flt.field in spec.number_fields:
         numbers = [_parse_number(v, flt.field) for v in flt.values]
-        return _compare(spec.number_fields[flt.field], flt.op, numbers, flt.field)
+        return _compare(spec.number_fields[flt.field], flt.op, numbers, flt.field, text=False)
     known = sorted([*spec.text_fields, *spec.time_fields, *spec.number_fields, "tags.<key>"])
     if spec.with_metrics_and_params:
         known += ["metrics.<key>", "params.<key>"]
@@ -158,7 +173,10 @@ def sort_expression(spec: SearchSpec, order: common_pb2.OrderBy) -> tuple[Any, s
         return func.coalesce(spec.time_fields[name], literal(sentinel_time, UtcDateTime())), "time"
     if name == "name" and "name" in spec.text_fields:
         return spec.text_fields["name"], "text"
-    raise InvalidArgument(f"cannot order by {name!r}; use name, a time field or metrics.<key>")
+    allowed = ["name", *spec.time_fields]
+    if spec.with_metrics_and_params:
+        allowed += ["metrics.<key>", "params.<key>"]
+    raise InvalidArgument(f"cannot order by {name!r}; use one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -239,6 +257,9 @@ async def run_search(
     for flt in filters:
         query = query.where(build_filter(spec, flt))
     sort, kind = sort_expression(spec, order)
+    if kind == "text" and session.bind.dialect.name == "postgresql":
+        # Byte order, as SQLite's BINARY collation, whatever the database's default collation.
+        sort = sort.collate("C")
     fingerprint = _fingerprint(
         [scope, [(f.field, f.op, list(f.values)) for f in filters], order.field, order.descending]
     )

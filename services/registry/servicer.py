@@ -6,7 +6,7 @@ interceptor turns it into status codes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -16,8 +16,7 @@ from services.common.grpc.interceptors import actor_of
 from services.registry.core import Caller
 from services.registry.registry import Registry
 
-Context = grpc.aio.ServicerContext
-
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 def _caller(request: Any, context: Context) -> Caller:
@@ -74,7 +73,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     ) -> Any:
         return await self.r.datasets.create_version(_caller(request, context), request)
 
-    async def GetDatasetVersion(self, request: pb.GetDatasetVersionRequest, context: Context) -> Any:
+    async def GetDatasetVersion(
+        self, request: pb.GetDatasetVersionRequest, context: Context
+    ) -> Any:
         return await self.r.datasets.get_version(_caller(request, context), request)
 
     async def ListDatasetVersions(self, request: pb.ListVersionsRequest, context: Context) -> Any:
@@ -172,13 +173,15 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return await self.r.set_sharing(_caller(request, context), request.entity, request.sharing)
 
     async def SetTags(self, request: pb.SetTagsRequest, context: Context) -> Any:
-        tags = await self.r.set_tags(_caller(request, context), request.entity,
-                                     dict(request.tags), [])
+        tags = await self.r.set_tags(
+            _caller(request, context), request.entity, dict(request.tags), []
+        )
         return pb.SetTagsResponse(tags=tags)
 
     async def DeleteTags(self, request: pb.DeleteTagsRequest, context: Context) -> Any:
-        tags = await self.r.set_tags(_caller(request, context), request.entity, {},
-                                     list(request.keys))
+        tags = await self.r.set_tags(
+            _caller(request, context), request.entity, {}, list(request.keys)
+        )
         return pb.SetTagsResponse(tags=tags)
 
     # Deployments
@@ -225,4 +228,3 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def CollectGarbage(self, request: pb.CollectGarbageRequest, context: Context) -> Any:
         return await self.r.gc.collect(_caller(request, context), request)
-

@@ -54,11 +54,15 @@ async def set_tags(
     )
 
 
-async def delete_tags(session: AsyncSession, kind: str, entity_id: str, keys: Iterable[str]) -> None:
+async def delete_tags(
+    session: AsyncSession, kind: str, entity_id: str, keys: Iterable[str]
+) -> None:
     keys = [validate_key(key, "tag key") for key in keys]
     await session.execute(
         delete(models.Tag).where(
-            models.Tag.entity_kind == kind, models.Tag.entity_id == entity_id, models.Tag.key.in_(keys)
+            models.Tag.entity_kind == kind,
+            models.Tag.entity_id == entity_id,
+            models.Tag.key.in_(keys),
         )
     )
 
@@ -83,7 +87,7 @@ async def load_sharing(
     visibility = {name: value for value, name in VISIBILITY_NAMES.items()}
     return {
         row.id: common_pb2.Sharing(
-            visibility=visibility[row.visibility],  # type: ignore[arg-type]
+            visibility=visibility[row.visibility],
             shared_with=shared.get(row.id, []),
         )
         for row in rows
@@ -98,7 +102,7 @@ async def resolve_shareable(
     viewer: models.Project,
     include_deleted: bool = False,
 ) -> Shareable:
-    """By id, by name in the viewer's project, or "<owner project>/<name>"; invisible = not found."""
+    """By id, by name in the viewer's project, or "<owner project>/<name>"; hidden = not found."""
     what = kind.replace("_", " ")
     if "/" in ref:
         owner_name, _, name = ref.partition("/")
@@ -118,7 +122,9 @@ async def resolve_shareable(
             continue
         if await can_see(session, kind, row.project_id, row.visibility, row.id, viewer.id):
             return row
-    raise NotFound(f"{what} {ref!r} does not exist in project {viewer.name!r} or is not shared with it")
+    raise NotFound(
+        f"{what} {ref!r} does not exist in project {viewer.name!r} or is not shared with it"
+    )
 
 
 async def replace_shares(

@@ -1,7 +1,7 @@
-"""A real registry server per database backend (SQLite, PostgreSQL), reached through a real channel.
+"""A real registry server per database backend (SQLite, PostgreSQL), through a real channel.
 
-Tests isolate themselves by working in a project of their own (the ``project`` fixture), so one server
-per backend serves the whole session.
+Tests isolate themselves by working in a project of their own (the ``project`` fixture), so one
+server per backend serves the whole session.
 """
 
 from __future__ import annotations
@@ -48,8 +48,13 @@ async def registry(
     await upgrade_database_async("registry", db_url)
     namespace = f"t{uuid.uuid4().hex[:10]}"
     settings = RegistrySettings(
-        home=home, registry_port=0, registry_db_url=db_url, nats_url=nats_url(),
-        bus_namespace=namespace, metrics_enabled=False, grpc_host="127.0.0.1",
+        home=home,
+        registry_port=0,
+        registry_db_url=db_url,
+        nats_url=nats_url(),
+        bus_namespace=namespace,
+        metrics_enabled=False,
+        grpc_host="127.0.0.1",
         shutdown_grace_seconds=1,
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -57,7 +62,10 @@ async def registry(
         channel = grpc.aio.insecure_channel(running.address)
         stack.push_async_callback(channel.close)
         yield RegistryHandle(
-            request.param, registry_pb2_grpc.RegistryServiceStub(channel), registry, settings,
+            request.param,
+            registry_pb2_grpc.RegistryServiceStub(channel),
+            registry,
+            settings,
             running.address,
         )
     await delete_streams(nats_url(), f"{namespace}_")
@@ -70,5 +78,6 @@ async def project(registry: RegistryHandle) -> pb.Project:
     """A fresh project, so every test has its own tenancy."""
     return await registry.stub.CreateProject(
         pb.CreateProjectRequest(name=f"p-{uuid.uuid4().hex[:10]}", description="test"),
-        metadata=registry.meta(), timeout=10,
+        metadata=registry.meta(),
+        timeout=10,
     )

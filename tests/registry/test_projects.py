@@ -15,7 +15,8 @@ async def test_create_get_list_project(registry: RegistryHandle) -> None:
     name = f"acme-{uuid.uuid4().hex[:8]}"
     created = await registry.stub.CreateProject(
         pb.CreateProjectRequest(name=name, description="d", labels={"team": "ml"}),
-        metadata=registry.meta("alice"), timeout=5,
+        metadata=registry.meta("alice"),
+        timeout=5,
     )
     assert created.name == name and created.created_by == "alice"
     assert created.labels["team"] == "ml" and created.created_at.seconds > 0
@@ -57,7 +58,9 @@ async def test_unknown_project_is_not_found(registry: RegistryHandle) -> None:
 
 async def test_delete_restore_and_update(registry: RegistryHandle, project: pb.Project) -> None:
     updated = await registry.stub.UpdateProject(
-        pb.UpdateProjectRequest(project=project.name, description="new", update_mask=["description"]),
+        pb.UpdateProjectRequest(
+            project=project.name, description="new", update_mask=["description"]
+        ),
         timeout=5,
     )
     assert updated.description == "new" and updated.labels == project.labels

@@ -28,6 +28,8 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 60_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.keepalive_permit_without_calls", 1),
+    # A second server on a taken port must fail, not silently share it (the predictor opts in).
+    ("grpc.so_reuseport", 0),
 )
 
 
