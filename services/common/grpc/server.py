@@ -88,7 +88,10 @@ async def start_grpc_server(
         ),
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port}: is another process using the port?")
     await server.start()
