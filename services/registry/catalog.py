@@ -29,7 +29,13 @@ from services.registry.core import (
     mark_restored,
     new_id,
 )
-from services.registry.search import SearchSpec, run_search
+from services.registry.search import (
+    SearchSpec,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    run_search,
+)
 from services.registry.tagging import (
     load_sharing,
     load_tags,
@@ -271,3 +277,39 @@ class Catalog(Generic[Entry]):
         tags = await load_tags(session, self.kind, [row.id for row in rows])
         sharing = await load_sharing(session, self.kind, rows)
         return names, tags, sharing
+
+
+async def numbered_version(
+    session: AsyncSession, versions: Any, parent_column: Any, parent_id: str, version: int
+) -> Any:
+    """Version ``version`` of a dataset or model, or its latest live one when ``version`` is 0."""
+    query = select(versions).where(parent_column == parent_id)
+    if version:
+        query = query.where(versions.version == version)
+    else:
+        query = query.where(versions.deleted_at.is_(None))
+        query = query.order_by(versions.version.desc()).limit(1)
+    return (await session.execute(query)).scalars().first()
+
+
+async def version_page(
+    session: AsyncSession,
+    versions: Any,
+    parent_column: Any,
+    parent_id: str,
+    request: pb.ListVersionsRequest,
+) -> tuple[list[Any], str]:
+    """One page of a dataset's or model's versions, newest first, and the next page's token."""
+    size = page_size(request.page.page_size)
+    fingerprint = f"{parent_id}:{request.include_deleted}"
+    cursor = decode_cursor(request.page.page_token, fingerprint)
+    query = select(versions).where(parent_column == parent_id).order_by(versions.version.desc())
+    if not request.include_deleted:
+        query = query.where(versions.deleted_at.is_(None))
+    if cursor is not None:
+        query = query.where(versions.version < cursor.value)
+    rows = list((await session.execute(query.limit(size + 1))).scalars())
+    if len(rows) <= size:
+        return rows, ""
+    rows = rows[:size]
+    return rows, encode_cursor(rows[-1].version, rows[-1].id, "number", fingerprint)

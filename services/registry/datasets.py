@@ -19,7 +19,7 @@ from services.common.validation import (
     validate_text,
 )
 from services.registry import convert, models
-from services.registry.catalog import Catalog
+from services.registry.catalog import Catalog, numbered_version, version_page
 from services.registry.core import (
     Caller,
     Kind,
@@ -29,7 +29,6 @@ from services.registry.core import (
     new_id,
 )
 from services.registry.lineage import Edge, record_edges
-from services.registry.search import decode_cursor, encode_cursor, page_size
 from services.registry.tagging import load_tags, set_tags
 
 MAX_COLUMNS = 10_000
@@ -164,12 +163,7 @@ class DatasetService(Catalog[models.Dataset]):
             _, dataset = await self.resolve_parent(session, caller, row.dataset_id, missing)
         else:
             _, dataset = await self.resolve(session, caller, request.dataset, True)
-            query = select(V).where(V.dataset_id == dataset.id)
-            if request.version:
-                query = query.where(V.version == request.version)
-            else:
-                query = query.where(V.deleted_at.is_(None)).order_by(V.version.desc()).limit(1)
-            row = (await session.execute(query)).scalars().first()
+            row = await numbered_version(session, V, V.dataset_id, dataset.id, request.version)
             if row is None:
                 wanted = f"version {request.version}" if request.version else "a live version"
                 raise NotFound(f"dataset {dataset.name!r} has no {wanted}")
@@ -188,27 +182,9 @@ class DatasetService(Catalog[models.Dataset]):
         self, caller: Caller, request: pb.ListVersionsRequest
     ) -> pb.ListDatasetVersionsResponse:
         V = models.DatasetVersion
-        size = page_size(request.page.page_size)
         async with self.db.read() as session:
             _, dataset = await self.resolve(session, caller, request.parent)
-            cursor = decode_cursor(
-                request.page.page_token, f"{dataset.id}:{request.include_deleted}"
-            )
-            query = select(V).where(V.dataset_id == dataset.id).order_by(V.version.desc())
-            if not request.include_deleted:
-                query = query.where(V.deleted_at.is_(None))
-            if cursor is not None:
-                query = query.where(V.version < cursor.value)
-            rows = list((await session.execute(query.limit(size + 1))).scalars())
-            token = ""
-            if len(rows) > size:
-                rows = rows[:size]
-                token = encode_cursor(
-                    rows[-1].version,
-                    rows[-1].id,
-                    "number",
-                    f"{dataset.id}:{request.include_deleted}",
-                )
+            rows, token = await version_page(session, V, V.dataset_id, dataset.id, request)
             tags = await load_tags(session, "dataset_version", [r.id for r in rows])
         return pb.ListDatasetVersionsResponse(
             versions=[convert.dataset_version(r, dataset.name, tags.get(r.id, {})) for r in rows],

@@ -21,7 +21,7 @@ from services.common.validation import (
     validate_text,
 )
 from services.registry import convert, models
-from services.registry.catalog import Catalog
+from services.registry.catalog import Catalog, numbered_version, version_page
 from services.registry.core import Caller, Kind, UnitOfWork, mark_deleted, mark_restored, new_id
 from services.registry.lineage import Edge, record_edges
 from services.registry.rollout import follow_alias
@@ -164,12 +164,7 @@ class ModelService(Catalog[models.Model]):
                 if request.alias not in aliases:
                     raise NotFound(f"model {model.name!r} has no alias {request.alias!r}")
                 version = aliases[request.alias]
-            query = select(V).where(V.model_id == model.id)
-            if version:
-                query = query.where(V.version == version)
-            else:
-                query = query.where(V.deleted_at.is_(None)).order_by(V.version.desc()).limit(1)
-            row = (await session.execute(query)).scalars().first()
+            row = await numbered_version(session, V, V.model_id, model.id, version)
             if row is None:
                 raise NotFound(f"model {model.name!r} has no version {version or '(none live)'}")
         if (row.deleted_at or model.deleted_at) and not request.include_deleted:
@@ -186,21 +181,9 @@ class ModelService(Catalog[models.Model]):
     async def list_versions(
         self, caller: Caller, request: pb.ListVersionsRequest
     ) -> pb.ListModelVersionsResponse:
-        size = page_size(request.page.page_size)
         async with self.db.read() as session:
             _, model = await self.resolve(session, caller, request.parent)
-            fingerprint = f"{model.id}:{request.include_deleted}"
-            cursor = decode_cursor(request.page.page_token, fingerprint)
-            query = select(V).where(V.model_id == model.id).order_by(V.version.desc())
-            if not request.include_deleted:
-                query = query.where(V.deleted_at.is_(None))
-            if cursor is not None:
-                query = query.where(V.version < cursor.value)
-            rows = list((await session.execute(query.limit(size + 1))).scalars())
-            token = ""
-            if len(rows) > size:
-                rows = rows[:size]
-                token = encode_cursor(rows[-1].version, rows[-1].id, "number", fingerprint)
+            rows, token = await version_page(session, V, V.model_id, model.id, request)
             versions = await self.version_messages(session, model, rows)
         return pb.ListModelVersionsResponse(versions=versions, page={"next_page_token": token})
 
