@@ -48,9 +48,9 @@ class Project(Timestamps, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Dataset(Timestamps, Base):
-    __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+class CatalogEntry(Timestamps):
+    """Datasets and models: named per project, owned, versioned and shareable alike."""
+
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(NAME)
@@ -59,6 +59,11 @@ class Dataset(Timestamps, Base):
     visibility: Mapped[str] = mapped_column(KIND, default="private")
     latest_version: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(CatalogEntry, Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
 
 
 class DatasetVersion(Timestamps, Base):
@@ -157,17 +162,9 @@ class RunAttempt(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
-class Model(Timestamps, Base):
+class Model(CatalogEntry, Base):
     __tablename__ = "models"
     __table_args__ = (UniqueConstraint("project_id", "name"),)
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
-    name: Mapped[str] = mapped_column(NAME)
-    description: Mapped[str] = mapped_column(Text, default="")
-    owner: Mapped[str] = mapped_column(String(256), default="")
-    visibility: Mapped[str] = mapped_column(KIND, default="private")
-    latest_version: Mapped[int] = mapped_column(BigInteger, default=0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ModelVersion(Timestamps, Base):
