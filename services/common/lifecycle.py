@@ -7,6 +7,8 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
 
 from services.common.logs import configure_logging
 from services.common.settings import CommonSettings
@@ -43,3 +45,34 @@ async def run_service(
         await wait_for_shutdown_signal()
         logger.info("%s stopping", name)
     logger.info("%s stopped", name)
+
+
+class BackgroundTask:
+    """A loop owned by an ``async with`` block: ``run()`` starts on enter and is cancelled on exit,
+    then ``after_stop()`` runs (a final flush, say)."""
+
+    task_name = "background-task"
+
+    _task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def after_stop(self) -> None:
+        """Called once the loop is cancelled."""
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self.run(), name=self.task_name)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.after_stop()

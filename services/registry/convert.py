@@ -9,8 +9,8 @@ from google.protobuf.message import Message
 
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common.outbox import timestamp
 from services.registry import models
-from services.registry.core import timestamp
 
 M = TypeVar("M", bound=Message)
 

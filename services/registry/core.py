@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aimass.common.v1 import common_pb2
 from aimass.events.v1 import events_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common import outbox
 from services.common.db import utcnow
 from services.common.errors import FailedPrecondition, NotFound
 from services.common.logs import request_id_var
+from services.common.outbox import Caller, new_id
 from services.registry import models
 
 Kind = common_pb2.EntityKind
@@ -44,33 +40,8 @@ VISIBILITY_NAMES = {
 VISIBILITY_BY_NAME = {name: value for value, name in VISIBILITY_NAMES.items()}
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who acts: the actor (from x-aimass-actor) on behalf of a project name (from the request)."""
-
-    actor: str
-    project: str = ""
-
-
-@dataclass
-class UnitOfWork:
-    """One transaction plus the events it will publish; events land in the outbox atomically."""
-
-    session: AsyncSession
-    caller: Caller
-    events: list[models.OutboxEvent] = field(default_factory=list)
+class UnitOfWork(outbox.UnitOfWork):
+    """The common unit of work plus the registry's events: aimass.registry.<entity>.<event>."""
 
     def emit(self, subject: str, project_id: str, **body: Any) -> None:
         event = events_pb2.Event(
@@ -83,11 +54,7 @@ class UnitOfWork:
             **body,
         )
         event.occurred_at.FromDatetime(utcnow())
-        row = models.OutboxEvent(
-            event_id=event.event_id, subject=event.subject, payload=event.SerializeToString()
-        )
-        self.session.add(row)
-        self.events.append(row)
+        self.publish(event.subject, event, event.event_id)
 
     def changed(
         self,
@@ -108,25 +75,11 @@ class UnitOfWork:
         self.emit(f"{KIND_NAMES[kind]}.{change}", project_id, entity_changed=body)
 
 
-class Database:
-    """Opens units of work and wakes the outbox relay after each commit that emitted events."""
+Database = outbox.Database[UnitOfWork]
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-        self.outbox_wakeup = asyncio.Event()
 
-    @asynccontextmanager
-    async def unit(self, caller: Caller) -> AsyncIterator[UnitOfWork]:
-        async with self.sessions() as session, session.begin():
-            work = UnitOfWork(session, caller)
-            yield work
-        if work.events:
-            self.outbox_wakeup.set()
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+def create_database(sessions: async_sessionmaker[AsyncSession]) -> Database:
+    return outbox.Database(sessions, models.OutboxMessage, UnitOfWork)
 
 
 async def project_by_ref(

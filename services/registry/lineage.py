@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.errors import InvalidArgument, NotFound
+from services.common.outbox import timestamp
 from services.common.validation import validate_count
 from services.registry import models
 from services.registry.core import (
@@ -24,7 +25,6 @@ from services.registry.core import (
     Kind,
     acting_project,
     can_see,
-    timestamp,
 )
 
 _OWNED: dict[str, Any] = {"run": models.Run, "deployment": models.Deployment}

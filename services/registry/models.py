@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import NAMING_CONVENTION, UtcDateTime, utcnow
+from services.common.outbox import OutboxRow
 
 ID = String(32)
 NAME = String(128)
@@ -282,14 +282,5 @@ class LineageEdge(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class OutboxEvent(Base):
-    """Events written in the same transaction as the change, published by the relay after commit."""
-
-    __tablename__ = "outbox"
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    event_id: Mapped[str] = mapped_column(ID, unique=True)
-    subject: Mapped[str] = mapped_column(String(256))
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+class OutboxMessage(OutboxRow, Base):
+    """Events written with their change, published after commit (services.common.outbox)."""

@@ -12,11 +12,12 @@ from services.common.db import create_engine, create_sessionmaker
 from services.common.grpc.server import RunningServer, start_grpc_server
 from services.common.lifecycle import run_service
 from services.common.metrics import start_metrics_server
+from services.common.outbox import OutboxRelay
 from services.common.settings import metrics_port_for
 from services.common.store import ArtifactStore
 from services.registry.config import RegistrySettings
-from services.registry.core import Database
-from services.registry.events import OutboxRelay
+from services.registry.core import create_database
+from services.registry.events import MESSAGE_TYPES
 from services.registry.registry import Registry
 from services.registry.servicer import RegistryServicer
 
@@ -28,11 +29,13 @@ async def build_server(
 ) -> tuple[RunningServer, Registry]:
     engine = create_engine(settings.db_url())
     stack.push_async_callback(engine.dispose)
-    db = Database(create_sessionmaker(engine))
+    db = create_database(create_sessionmaker(engine))
     bus = await connect(settings, name="registry")
     stack.push_async_callback(bus.close, settings.shutdown_grace_seconds)
     await bus.ensure_streams()
-    await stack.enter_async_context(OutboxRelay(db, bus, settings.registry_outbox_batch))
+    await stack.enter_async_context(
+        OutboxRelay(db, bus, MESSAGE_TYPES, settings.registry_outbox_batch, "registry-outbox")
+    )
     store = ArtifactStore.from_settings(settings)
     registry = Registry(db, store)
 

@@ -48,12 +48,13 @@ def upgrade() -> None:
 
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=32), nullable=False),
+    sa.Column('msg_id', sa.String(length=64), nullable=False),
     sa.Column('subject', sa.String(length=256), nullable=False),
+    sa.Column('message_type', sa.String(length=128), nullable=False),
     sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_event_id'))
+    sa.UniqueConstraint('msg_id', name=op.f('uq_outbox_msg_id'))
     )
     op.create_table('projects',
     sa.Column('id', sa.String(length=32), nullable=False),
