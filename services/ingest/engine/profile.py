@@ -1,0 +1,226 @@
+"""The schema and per-column statistics of a table: the reference later used for drift.
+
+Everything is aggregated inside DuckDB in two passes over the table (never pulled into Python):
+pass one computes counts, nulls, distinct estimates (HyperLogLog), min / max / mean / std_samp
+(exact), quantiles (approx_quantile: a T-Digest estimate) and the top-10 candidates (approx_top_k);
+pass two the 10 equal-width histogram bins over [min, max] and the candidates' exact counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from aimass.common.v1 import common_pb2
+from services.ingest.engine import (
+    ROW_COLUMN,
+    Params,
+    base_type,
+    columns_of,
+    is_numeric_type,
+    is_string_type,
+    quote_ident,
+)
+from services.ingest.engine.duck_types import common_type
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+BINS = 10
+TOP = 10
+# Numeric columns with at most this many distinct values also get their top values.
+LOW_CARDINALITY = 20
+_ORDERED_TEXT = frozenset(
+    {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS"}
+    | {"TIMESTAMP_NS", "TIME", "VARCHAR", "UUID"}
+)
+
+
+def schema_of(con: duckdb.DuckDBPyConnection, view: str) -> common_pb2.Schema:
+    """Every column but ROW_COLUMN (SPLIT_COLUMN included), with DuckDB's type as logical_type."""
+    return common_pb2.Schema(
+        fields=[
+            common_pb2.Field(name=name, type=common_type(t), nullable=True, logical_type=t)
+            for name, t in columns_of(con, view).items()
+            if name != ROW_COLUMN
+        ]
+    )
+
+
+@dataclass
+class _Column:
+    name: str
+    type_name: str
+    stats: common_pb2.ColumnStatistics = field(default_factory=common_pb2.ColumnStatistics)
+    first: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ident(self) -> str:
+        return quote_ident(self.name)
+
+    @property
+    def numeric(self) -> bool:
+        return is_numeric_type(self.type_name)
+
+    @property
+    def scalar(self) -> bool:
+        return "[" not in self.type_name and base_type(self.type_name) not in (
+            "STRUCT",
+            "MAP",
+            "UNION",
+            "LIST",
+        )
+
+    def wants_top(self) -> bool:
+        if is_string_type(self.type_name) or self.type_name == "BOOLEAN":
+            return True
+        return self.numeric and self.stats.distinct_estimate <= LOW_CARDINALITY
+
+
+def profile(con: duckdb.DuckDBPyConnection, view: str) -> list[common_pb2.ColumnStatistics]:
+    """Statistics of every column but ROW_COLUMN, in column order."""
+    columns = [
+        _Column(name, type_name)
+        for name, type_name in columns_of(con, view).items()
+        if name != ROW_COLUMN
+    ]
+    if not columns:
+        return []
+    _first_pass(con, view, columns)
+    _second_pass(con, view, columns)
+    return [column.stats for column in columns]
+
+
+def _first_aggregates(column: _Column) -> dict[str, str]:
+    c = column.ident
+    aggregates = {"count": f"count({c})"}
+    if not column.scalar:
+        return aggregates
+    aggregates["distinct"] = f"approx_count_distinct({c})"
+    if column.numeric:
+        x = f"CAST({c} AS DOUBLE)"
+        quantiles = ", ".join(str(q) for q in QUANTILES)
+        aggregates.update(
+            min=f"min({x})",
+            max=f"max({x})",
+            mean=f"avg({x})",
+            std=f"stddev_samp({x})",
+            quantiles=f"approx_quantile({x}, [{quantiles}])",
+        )
+    elif base_type(column.type_name) in _ORDERED_TEXT or column.type_name.startswith("ENUM"):
+        aggregates.update(
+            min_text=f"CAST(min({c}) AS VARCHAR)", max_text=f"CAST(max({c}) AS VARCHAR)"
+        )
+    if is_string_type(column.type_name) or column.type_name == "BOOLEAN":
+        aggregates["top"] = f"approx_top_k(CAST({c} AS VARCHAR), {TOP})"
+    return aggregates
+
+
+def _first_pass(con: duckdb.DuckDBPyConnection, view: str, columns: list[_Column]) -> None:
+    selected = ["count(*)"]
+    keys: list[tuple[_Column, str]] = []
+    for column in columns:
+        for key, sql in _first_aggregates(column).items():
+            selected.append(sql)
+            keys.append((column, key))
+    row = con.execute(f"SELECT {', '.join(selected)} FROM {quote_ident(view)}").fetchall()[0]
+    total = int(row[0])
+    for (column, key), value in zip(keys, row[1:], strict=True):
+        column.first[key] = value
+    for column in columns:
+        _fill_first(column, total)
+
+
+def _fill_first(column: _Column, total: int) -> None:
+    stats, first = column.stats, column.first
+    stats.name = column.name
+    stats.count = int(first["count"])
+    stats.null_count = total - stats.count
+    stats.distinct_estimate = int(first.get("distinct") or 0)
+    for key in ("min", "max", "mean", "std"):
+        if first.get(key) is not None:
+            setattr(stats, key, float(first[key]))
+    stats.min_text = str(first.get("min_text") or "")
+    stats.max_text = str(first.get("max_text") or "")
+    for q, value in zip(QUANTILES, first.get("quantiles") or [], strict=False):
+        if value is not None:
+            stats.quantiles.append(common_pb2.Quantile(q=q, value=float(value)))
+
+
+def _second_pass(con: duckdb.DuckDBPyConnection, view: str, columns: list[_Column]) -> None:
+    params = Params()
+    selected: list[str] = []
+    jobs: list[tuple[_Column, str]] = []
+    for column in columns:
+        histogram = _histogram_sql(column, params)
+        if histogram:
+            selected.append(histogram)
+            jobs.append((column, "histogram"))
+        if column.wants_top():
+            selected.append(_top_sql(column, params))
+            jobs.append((column, "top"))
+    if not selected:
+        return
+    row = con.execute(
+        f"SELECT {', '.join(selected)} FROM {quote_ident(view)}", params.values
+    ).fetchall()[0]
+    for (column, job), value in zip(jobs, row, strict=True):
+        if job == "histogram":
+            _fill_histogram(column, dict(value or {}))
+        else:
+            _fill_top(column, dict(value or {}))
+
+
+def _finite_range(column: _Column) -> tuple[float, float] | None:
+    stats = column.stats
+    if not column.numeric or not stats.HasField("min") or not stats.HasField("max"):
+        return None
+    low, high = stats.min, stats.max
+    if low != low or high != high or abs(low) == float("inf") or abs(high) == float("inf"):
+        return None
+    return low, high
+
+
+def _histogram_sql(column: _Column, params: Params) -> str:
+    bounds = _finite_range(column)
+    if bounds is None:
+        return ""
+    low, high = bounds
+    x = f"CAST({column.ident} AS DOUBLE)"
+    if high == low:
+        return f"histogram(0) FILTER (WHERE {x} IS NOT NULL)"
+    # The bin is the number of inner edges at or below the value: the edges reported, exactly.
+    width = (high - low) / BINS
+    edges = " + ".join(
+        f"CAST({x} >= {params.bind(low + index * width)} AS INTEGER)" for index in range(1, BINS)
+    )
+    return f"histogram({edges}) FILTER (WHERE isfinite({x}))"
+
+
+def _fill_histogram(column: _Column, counts: dict[Any, Any]) -> None:
+    bounds = _finite_range(column)
+    assert bounds is not None
+    low, high = bounds
+    bins = 1 if high == low else BINS
+    width = (high - low) / bins
+    for index in range(bins):
+        upper = high if index == bins - 1 else low + (index + 1) * width
+        column.stats.histogram.append(
+            common_pb2.HistogramBin(
+                lower=low + index * width, upper=upper, count=int(counts.get(index, 0))
+            )
+        )
+
+
+def _top_sql(column: _Column, params: Params) -> str:
+    text = f"CAST({column.ident} AS VARCHAR)"
+    candidates = column.first.get("top")
+    if candidates is None:  # a low-cardinality numeric column: every value is a candidate
+        return f"histogram({text})"
+    wanted = params.bind([str(value) for value in candidates if value is not None])
+    return f"histogram({text}) FILTER (WHERE list_contains(CAST({wanted} AS VARCHAR[]), {text}))"
+
+
+def _fill_top(column: _Column, counts: dict[Any, Any]) -> None:
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    for value, count in ranked[:TOP]:
+        column.stats.top_values.append(common_pb2.ValueCount(value=str(value), count=int(count)))

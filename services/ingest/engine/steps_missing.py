@@ -1,0 +1,214 @@
+"""Missing values: drop the rows, or fill with a constant, the mean, median or mode, or forward.
+
+A value is missing when it is null, or NaN in a float column. Fill values are computed in a first
+pass over the step's input and bound into the step's view, so the view does not recompute them;
+they are cast to the column's type (a mean filled into an integer column is rounded). The mode is
+the most frequent value, the smallest one on a tie (as pandas' mode()[0]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aimass.ingest.v1 import ingest_pb2 as pb
+from services.common.errors import InvalidArgument
+from services.ingest.engine import (
+    Params,
+    is_float_type,
+    is_numeric_type,
+    is_scalar_type,
+    quote_ident,
+)
+from services.ingest.engine.casting import bind_literals, value_of
+from services.ingest.engine.steps_base import (
+    ROW,
+    StepContext,
+    projection,
+    unique,
+    user_columns,
+)
+
+S = pb.MissingValueStrategy
+_AGGREGATES: dict[int, str] = {
+    S.MISSING_VALUE_STRATEGY_FILL_MEAN: "avg",
+    S.MISSING_VALUE_STRATEGY_FILL_MEDIAN: "median",
+}
+
+
+def missing_sql(name: str, type_name: str) -> str:
+    column = quote_ident(name)
+    if is_float_type(type_name):
+        return f"({column} IS NULL OR isnan({column}))"
+    return f"({column} IS NULL)"
+
+
+def _strategy_name(strategy: int) -> str:
+    return S.Name(strategy).removeprefix("MISSING_VALUE_STRATEGY_")
+
+
+def apply_missing_values(ctx: StepContext, view: str, step: pb.MissingValuesStep) -> str:
+    columns = ctx.columns(view)
+    strategy = step.strategy
+    if strategy not in S.values() or strategy == S.MISSING_VALUE_STRATEGY_UNSPECIFIED:
+        raise ctx.error(
+            "set strategy: DROP_ROW, FILL_CONSTANT, FILL_MEAN, FILL_MEDIAN, FILL_MODE or "
+            "FORWARD_FILL"
+        )
+    if strategy != S.MISSING_VALUE_STRATEGY_FORWARD_FILL and (step.order_by or step.partition_by):
+        raise ctx.error("order_by and partition_by only go with FORWARD_FILL")
+    if strategy != S.MISSING_VALUE_STRATEGY_FILL_CONSTANT and step.HasField("fill_value"):
+        raise ctx.error("fill_value only goes with FILL_CONSTANT")
+    names = unique(list(step.columns), ctx, "columns")
+    ctx.require(columns, names, "columns")
+    if strategy == S.MISSING_VALUE_STRATEGY_DROP_ROW:
+        names = names or user_columns(columns)
+        condition = " OR ".join(missing_sql(name, columns[name]) for name in names)
+        return ctx.view(f"SELECT * FROM {quote_ident(view)} WHERE NOT ({condition})")
+    if strategy == S.MISSING_VALUE_STRATEGY_FILL_CONSTANT:
+        return _fill_constant(ctx, view, columns, names or user_columns(columns), step)
+    if strategy in _AGGREGATES:
+        return _fill_aggregate(ctx, view, columns, names, strategy)
+    if strategy == S.MISSING_VALUE_STRATEGY_FILL_MODE:
+        return _fill_mode(ctx, view, columns, names)
+    return _forward_fill(ctx, view, columns, names, step)
+
+
+def _filled(
+    ctx: StepContext,
+    view: str,
+    columns: Mapping[str, str],
+    fills: Mapping[str, str],
+    params: Params,
+) -> str:
+    replace = {
+        name: f"(CASE WHEN {missing_sql(name, columns[name])} THEN {fill} "
+        f"ELSE {quote_ident(name)} END)"
+        for name, fill in fills.items()
+    }
+    return ctx.view(
+        f"SELECT {projection(columns, replace)} FROM {quote_ident(view)}", params.values
+    )
+
+
+def _fill_constant(
+    ctx: StepContext,
+    view: str,
+    columns: Mapping[str, str],
+    names: list[str],
+    step: pb.MissingValuesStep,
+) -> str:
+    try:
+        value = value_of(step.fill_value, "fill_value")
+    except InvalidArgument as exc:
+        raise ctx.error(exc.message) from None
+    if value is None:
+        raise ctx.error("fill_value is required with FILL_CONSTANT")
+    params = Params()
+    fills: dict[str, str] = {}
+    for name in names:
+        try:
+            fills[name] = bind_literals(
+                ctx.con, params, [value], name, columns[name], "fill_value", always_cast=True
+            )[0]
+        except InvalidArgument as exc:
+            raise ctx.error(f"{exc.message}; name the columns it fits in columns") from None
+    return _filled(ctx, view, columns, fills, params)
+
+
+def _targets(
+    ctx: StepContext, columns: Mapping[str, str], names: list[str], numeric: bool, strategy: int
+) -> list[str]:
+    """The named columns (each must fit the strategy) or, when none are named, all that fit."""
+
+    def fits(type_name: str) -> bool:
+        return is_numeric_type(type_name) if numeric else is_scalar_type(type_name)
+
+    if not names:
+        return [name for name in user_columns(columns) if fits(columns[name])]
+    need = "numeric columns" if numeric else "columns of a scalar type"
+    for name in names:
+        if not fits(columns[name]):
+            raise ctx.error(
+                f"column {name!r} is {columns[name]}; {_strategy_name(strategy)} needs {need}"
+            )
+    return names
+
+
+def _fill_aggregate(
+    ctx: StepContext, view: str, columns: Mapping[str, str], names: list[str], strategy: int
+) -> str:
+    names = _targets(ctx, columns, names, numeric=True, strategy=strategy)
+    if not names:
+        ctx.warn("no numeric columns to fill; the step changes nothing")
+        return view
+    function = _AGGREGATES[strategy]
+    parts = [
+        f"{function}(CAST({quote_ident(name)} AS DOUBLE)) "
+        f"FILTER (WHERE NOT {missing_sql(name, columns[name])})"
+        for name in names
+    ]
+    row = ctx.fetch_row(f"SELECT {', '.join(parts)} FROM {quote_ident(view)}")
+    return _fill_values(ctx, view, columns, dict(zip(names, row, strict=True)))
+
+
+def _fill_values(
+    ctx: StepContext, view: str, columns: Mapping[str, str], values: Mapping[str, object]
+) -> str:
+    params = Params()
+    fills: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            ctx.warn(f"column {name!r} has no values to compute a fill from; its nulls stay")
+            continue
+        fills[name] = f"CAST({params.bind(value)} AS {columns[name]})"
+    return _filled(ctx, view, columns, fills, params) if fills else view
+
+
+def _fill_mode(ctx: StepContext, view: str, columns: Mapping[str, str], names: list[str]) -> str:
+    names = _targets(
+        ctx, columns, names, numeric=False, strategy=S.MISSING_VALUE_STRATEGY_FILL_MODE
+    )
+    values: dict[str, object] = {}
+    for name in names:
+        column = quote_ident(name)
+        rows = ctx.con.execute(
+            f"SELECT {column} FROM {quote_ident(view)} "
+            f"WHERE NOT {missing_sql(name, columns[name])} "
+            f"GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 1"
+        ).fetchall()
+        values[name] = rows[0][0] if rows else None
+    return _fill_values(ctx, view, columns, values)
+
+
+def _forward_fill(
+    ctx: StepContext,
+    view: str,
+    columns: Mapping[str, str],
+    names: list[str],
+    step: pb.MissingValuesStep,
+) -> str:
+    if not step.order_by:
+        raise ctx.error("FORWARD_FILL needs order_by: the row order to fill along (e.g. a time)")
+    order_names = [order.field for order in step.order_by]
+    ctx.require(columns, order_names, "order_by")
+    partition = unique(list(step.partition_by), ctx, "partition_by")
+    ctx.require(columns, partition, "partition_by")
+    names = names or [name for name in user_columns(columns) if name not in partition]
+    order = ", ".join(
+        f"{quote_ident(o.field)} {'DESC' if o.descending else 'ASC'} NULLS LAST"
+        for o in step.order_by
+    )
+    partition_sql = f"PARTITION BY {', '.join(map(quote_ident, partition))} " if partition else ""
+    window = (
+        f"({partition_sql}ORDER BY {order}, {ROW} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
+    fills = {}
+    for name in names:
+        value = quote_ident(name)
+        if is_float_type(columns[name]):
+            value = f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+        fills[name] = f"last_value({value} IGNORE NULLS) OVER w"
+    return ctx.view(
+        f"SELECT {projection(columns, fills)} FROM {quote_ident(view)} "
+        f"WINDOW w AS {window} ORDER BY {ROW}"
+    )

@@ -1,0 +1,132 @@
+"""Schemas and column statistics, checked against pandas / numpy on scikit-learn's bundled data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aimass.common.v1 import common_pb2
+from services.ingest.engine import SPLIT_COLUMN
+from services.ingest.engine.duck_types import common_type
+from services.ingest.engine.profile import QUANTILES, profile, schema_of
+from tests.ingest.engine_fixtures import diabetes, engine, frame_view, iris, wine
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = engine(tmp_path)
+    yield connection
+    connection.close()
+
+
+def _by_name(stats: list[common_pb2.ColumnStatistics]) -> dict[str, common_pb2.ColumnStatistics]:
+    return {item.name: item for item in stats}
+
+
+def test_schema_maps_duckdb_types(con):
+    con.execute(
+        "CREATE TABLE typed AS SELECT 1::BIGINT AS _aimass_row, true AS b, 1::TINYINT AS i8, "
+        "1::INTEGER AS i32, 1::BIGINT AS i64, 1::UBIGINT AS u64, 1.5::FLOAT AS f32, "
+        "1.5::DOUBLE AS f64, 1.5::DECIMAL(10,2) AS dec, 'x' AS s, DATE '2024-01-01' AS d, "
+        "TIMESTAMP '2024-01-01 10:00' AS ts, TIMESTAMPTZ '2024-01-01 10:00+00' AS tz, "
+        "'\\x00'::BLOB AS raw, TIME '10:00' AS t, [1, 2] AS l, 'train' AS _split"
+    )
+    schema = schema_of(con, "typed")
+    types = {field.name: field.type for field in schema.fields}
+    D = common_pb2
+    assert types == {
+        "b": D.DATA_TYPE_BOOL,
+        "i8": D.DATA_TYPE_INT8,
+        "i32": D.DATA_TYPE_INT32,
+        "i64": D.DATA_TYPE_INT64,
+        "u64": D.DATA_TYPE_UINT64,
+        "f32": D.DATA_TYPE_FP32,
+        "f64": D.DATA_TYPE_FP64,
+        "dec": D.DATA_TYPE_DECIMAL,
+        "s": D.DATA_TYPE_STRING,
+        "d": D.DATA_TYPE_DATE,
+        "ts": D.DATA_TYPE_TIMESTAMP,
+        "tz": D.DATA_TYPE_TIMESTAMP,
+        "raw": D.DATA_TYPE_BYTES,
+        "t": D.DATA_TYPE_UNSPECIFIED,
+        "l": D.DATA_TYPE_UNSPECIFIED,
+        SPLIT_COLUMN: D.DATA_TYPE_STRING,
+    }
+    logical = {field.name: field.logical_type for field in schema.fields}
+    assert logical["dec"] == "DECIMAL(10,2)" and logical["l"] == "INTEGER[]"
+    assert common_type("ENUM('a', 'b')") == D.DATA_TYPE_STRING
+
+
+def test_numeric_statistics_match_pandas(con):
+    data = wine()
+    stats = _by_name(profile(con, frame_view(con, data)))
+    assert list(stats) == list(data.columns)
+    for name in data.columns:
+        column, item = data[name], stats[name]
+        assert (item.count, item.null_count) == (len(column), 0)
+        assert item.min == pytest.approx(column.min())
+        assert item.max == pytest.approx(column.max())
+        assert item.mean == pytest.approx(column.mean())
+        assert item.std == pytest.approx(column.std())  # both the sample std (ddof=1)
+        assert abs(item.distinct_estimate - column.nunique()) <= max(3, 0.05 * column.nunique())
+        assert [q.q for q in item.quantiles] == list(QUANTILES)
+        for quantile in item.quantiles:  # approx_quantile (T-Digest): within 2% in rank
+            low = column.quantile(max(0.0, quantile.q - 0.02))
+            high = column.quantile(min(1.0, quantile.q + 0.02))
+            assert low - 1e-9 <= quantile.value <= high + 1e-9
+        counts, edges = np.histogram(column, bins=10, range=(column.min(), column.max()))
+        assert [b.count for b in item.histogram] == counts.tolist()
+        assert [b.lower for b in item.histogram] == pytest.approx(edges[:-1].tolist())
+        assert [b.upper for b in item.histogram] == pytest.approx(edges[1:].tolist())
+
+
+def test_top_values_and_text_ranges(con):
+    data = iris()
+    stats = _by_name(profile(con, frame_view(con, data)))
+    species = stats["species"]
+    assert [(v.value, v.count) for v in species.top_values] == [
+        ("setosa", 50),
+        ("versicolor", 50),
+        ("virginica", 50),
+    ]
+    assert (species.min_text, species.max_text) == ("setosa", "virginica")
+    assert not species.HasField("mean") and not species.histogram
+    # A low-cardinality number also gets its top values.
+    assert {v.value: v.count for v in stats["target"].top_values} == {"0": 50, "1": 50, "2": 50}
+    assert not stats["sepal length (cm)"].top_values  # 35 distinct values: not low-cardinality
+
+
+def test_nulls_dates_and_booleans(con):
+    data = diabetes()
+    data["visit"] = np.datetime64("2020-01-01") + data["age"].astype("timedelta64[D]")
+    data["male"] = data["sex"] == 2
+    data["label"] = data["sex"].map({1.0: "one", 2.0: None})
+    stats = _by_name(profile(con, frame_view(con, data)))
+    label = stats["label"]
+    assert label.null_count == int(data["label"].isna().sum())
+    assert label.count == int(data["label"].notna().sum())
+    assert [(v.value, v.count) for v in label.top_values] == [("one", label.count)]
+    visit = stats["visit"]
+    assert visit.min_text == str(data["visit"].min())
+    assert visit.max_text == str(data["visit"].max())
+    male = stats["male"]
+    expected = data["male"].value_counts()
+    assert {v.value: v.count for v in male.top_values} == {
+        "true": int(expected[True]),
+        "false": int(expected[False]),
+    }
+
+
+def test_constant_and_empty_columns(con):
+    con.execute(
+        "CREATE TABLE odd AS SELECT range AS _aimass_row, 7.0 AS constant, "
+        "CAST(NULL AS DOUBLE) AS nothing, [range] AS nested FROM range(20)"
+    )
+    stats = _by_name(profile(con, "odd"))
+    constant = stats["constant"]
+    assert [(b.lower, b.upper, b.count) for b in constant.histogram] == [(7.0, 7.0, 20)]
+    assert constant.std == 0
+    nothing = stats["nothing"]
+    assert (nothing.count, nothing.null_count, len(nothing.histogram)) == (0, 20, 0)
+    assert not nothing.HasField("min")
+    assert stats["nested"].count == 20

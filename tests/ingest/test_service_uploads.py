@@ -1,0 +1,109 @@
+"""UploadFile: streamed into the store in chunks, size and SHA-256 checked, nothing left behind
+when an upload is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from aimass.ingest.v1 import ingest_pb2 as pb
+from aimass.registry.v1 import registry_pb2 as rpb
+from tests.ingest.conftest import (
+    META,
+    IngestHandle,
+    StartIngest,
+    chunks_of,
+    file_recipe,
+    submit,
+    upload,
+)
+
+
+async def test_upload_is_stored_with_its_digest(ingest: IngestHandle, project: rpb.Project) -> None:
+    data = (ingest.data_dir / "wine.csv").read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    staged = await upload(
+        ingest, project.name, "wine (copy).CSV", data, size_bytes=len(data), sha256=digest
+    )
+    assert staged.size_bytes == len(data) and staged.sha256 == digest
+    assert staged.file_name == "wine (copy).CSV"
+    assert staged.expires_at.seconds > 0
+    keys = await ingest.store.list_keys(f"uploads/{project.id}/{staged.upload_id}")
+    assert [key.rsplit("/", 1)[1] for key in keys] == ["data.csv"]
+    assert await ingest.store.get_bytes(keys[0]) == data
+
+
+async def _refused_upload(
+    handle: IngestHandle, project: rpb.Project, data: bytes, **header: object
+) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await upload(handle, project.name, "x.csv", data, **header)
+    assert await handle.store.list_orphans(timedelta(0)) == []
+    return info.value
+
+
+async def test_refused_uploads_leave_nothing(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    small = await extra_ingest(ingest_max_upload_bytes=1000)
+    before = await small.store.list_keys("uploads")
+    declared = await _refused_upload(small, project, b"x" * 10, size_bytes=5000)
+    assert declared.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1000 bytes" in declared.details()
+    streamed = await _refused_upload(small, project, b"y" * 5000)
+    assert streamed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "too large" in streamed.details()
+    mismatch = await _refused_upload(small, project, b"abc", sha256="0" * 64)
+    assert mismatch.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "SHA-256" in mismatch.details()
+    short = await _refused_upload(small, project, b"abc", size_bytes=10)
+    assert short.code() == grpc.StatusCode.INVALID_ARGUMENT
+    after = [k for k in await small.store.list_keys("uploads") if f"/{project.id}/" in k]
+    assert after == [k for k in before if f"/{project.id}/" in k]
+
+
+async def test_upload_needs_a_header_first(ingest: IngestHandle, project: rpb.Project) -> None:
+    async def requests() -> AsyncIterator[pb.UploadFileRequest]:
+        for chunk in chunks_of(b"a,b\n1,2\n"):
+            yield pb.UploadFileRequest(chunk=chunk)
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.UploadFile(requests(), metadata=META)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "header" in info.value.details()
+
+
+async def test_an_upload_belongs_to_its_project(ingest: IngestHandle, project: rpb.Project) -> None:
+    staged = await upload(
+        ingest, project.name, "iris.csv", (ingest.data_dir / "iris.csv").read_bytes()
+    )
+    other = await ingest.registry.CreateProject(
+        rpb.CreateProjectRequest(name=f"{project.name}-x"), metadata=META
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await submit(ingest, other.name, file_recipe(staged.upload_id), "stolen")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_expired_uploads_are_collected(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    brief = await extra_ingest(ingest_upload_ttl_seconds=0.5)
+    staged = await upload(
+        brief, project.name, "iris.csv", (brief.data_dir / "iris.csv").read_bytes()
+    )
+    await asyncio.sleep(1.0)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await submit(brief, project.name, file_recipe(staged.upload_id), "late")
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "upload" in info.value.details()
+    assert await brief.server.ingest.janitor.collect() >= 1
+    assert await brief.store.list_keys(f"uploads/{project.id}/{staged.upload_id}") == []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await submit(brief, project.name, file_recipe(staged.upload_id), "late")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
