@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.db import utcnow
+from services.common.db.pages import decode_cursor, encode_cursor, page_size
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from services.common.validation import MAX_DESCRIPTION, validate_name, validate_text
 from services.registry import models
@@ -29,13 +30,7 @@ from services.registry.core import (
     mark_restored,
     new_id,
 )
-from services.registry.search import (
-    SearchSpec,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-    run_search,
-)
+from services.registry.search import SearchSpec, run_search
 from services.registry.tagging import (
     load_sharing,
     load_tags,

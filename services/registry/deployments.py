@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common.db.pages import decode_cursor, encode_cursor, page_size
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.validation import require, validate_name, validate_text
 from services.registry import convert, models
@@ -24,7 +25,6 @@ from services.registry.core import (
 )
 from services.registry.model_registry import ModelService
 from services.registry.rollout import announce, record_revision
-from services.registry.search import decode_cursor, encode_cursor, page_size
 
 D = models.Deployment
 DEFAULTS = {

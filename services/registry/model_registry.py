@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.events.v1 import events_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common.db.pages import decode_cursor, encode_cursor, page_size
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.validation import (
     MAX_DESCRIPTION,
@@ -25,7 +26,6 @@ from services.registry.catalog import Catalog, numbered_version, version_page
 from services.registry.core import Caller, Kind, UnitOfWork, mark_deleted, mark_restored, new_id
 from services.registry.lineage import Edge, record_edges
 from services.registry.rollout import follow_alias
-from services.registry.search import decode_cursor, encode_cursor, page_size
 from services.registry.tagging import load_tags, set_tags
 
 V = models.ModelVersion

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.db import utcnow
+from services.common.db.pages import decode_cursor, encode_cursor, page_size
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from services.common.validation import (
     MAX_DESCRIPTION,
@@ -17,7 +18,6 @@ from services.common.validation import (
 )
 from services.registry import convert, models
 from services.registry.core import Caller, Database, Kind, new_id, project_by_ref
-from services.registry.search import decode_cursor, encode_cursor, page_size
 
 LIVE_CHILDREN = (models.Dataset, models.Model, models.Deployment, models.Run)
 

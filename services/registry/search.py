@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import math
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from aimass.common.v1 import common_pb2
 from services.common.db import UtcDateTime
+from services.common.db.pages import (
+    check_filter_count,
+    compare,
+    fetch_page,
+    parse_number,
+    parse_time,
+    query_fingerprint,
+)
 from services.common.errors import InvalidArgument
 from services.registry import models
 
 Op = common_pb2.Filter.Operator
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
-MAX_FILTERS = 50
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 BIG = 1e308
@@ -40,63 +39,6 @@ class SearchSpec:
     time_fields: dict[str, Column]
     number_fields: dict[str, Column] = field(default_factory=dict)
     with_metrics_and_params: bool = False
-
-
-def page_size(requested: int) -> int:
-    if requested < 0 or requested > MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size {requested} is out of range: use 1..{MAX_PAGE_SIZE}")
-    return requested or DEFAULT_PAGE_SIZE
-
-
-def _parse_time(value: str, what: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidArgument(f"{what}: {value!r} is not an RFC 3339 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_number(value: str, what: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if math.isnan(number):
-        raise InvalidArgument(f"{what}: {value!r} is not a number")
-    return number
-
-
-COMPARISONS: dict[int, Callable[[Any, Any], ColumnElement[bool]]] = {
-    Op.OPERATOR_EQ: operator.eq,
-    Op.OPERATOR_NE: operator.ne,
-    Op.OPERATOR_LT: operator.lt,
-    Op.OPERATOR_LE: operator.le,
-    Op.OPERATOR_GT: operator.gt,
-    Op.OPERATOR_GE: operator.ge,
-    Op.OPERATOR_CONTAINS: lambda column, value: func.lower(column).contains(
-        str(value).lower(), autoescape=True
-    ),
-}
-
-
-def _op_name(op: int) -> str:
-    return Op.Name(op) if op in Op.values() else str(op)
-
-
-def _compare(
-    column: Any, op: int, values: Sequence[Any], what: str, text: bool = True
-) -> ColumnElement[bool]:
-    if op == Op.OPERATOR_IN:
-        if not values:
-            raise InvalidArgument(f"{what}: IN needs at least one value")
-        return column.in_(list(values))
-    if op not in COMPARISONS:
-        raise InvalidArgument(f"{what}: operator {_op_name(op)} does not apply here")
-    if op == Op.OPERATOR_CONTAINS and not text:
-        raise InvalidArgument(f"{what}: CONTAINS applies to text fields only; use a range")
-    if len(values) != 1:
-        raise InvalidArgument(f"{what}: {_op_name(op)} takes exactly one value")
-    return COMPARISONS[op](column, values[0])
 
 
 def _normalise_text(name: str, values: Sequence[str]) -> list[str]:
@@ -133,10 +75,10 @@ def _keyed_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[boo
     )
     if numeric:
         column = table.value if prefix == "metrics" else table.value_number  # type: ignore[attr-defined]
-        values: list[Any] = [_parse_number(v, flt.field) for v in flt.values]
+        values: list[Any] = [parse_number(v, flt.field) for v in flt.values]
     else:
         column, values = table.value, list(flt.values)  # type: ignore[attr-defined]
-    return exists().where(condition, _compare(column, flt.op, values, flt.field, not numeric))
+    return exists().where(condition, compare(column, flt.op, values, flt.field, not numeric))
 
 
 def build_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[bool]:
@@ -146,13 +88,13 @@ def build_filter(spec: SearchSpec, flt: common_pb2.Filter) -> ColumnElement[bool
         return _keyed_filter(spec, flt)
     if flt.field in spec.text_fields:
         column = spec.text_fields[flt.field]
-        return _compare(column, flt.op, _normalise_text(flt.field, flt.values), flt.field)
+        return compare(column, flt.op, _normalise_text(flt.field, flt.values), flt.field)
     if flt.field in spec.time_fields:
-        times = [_parse_time(v, flt.field) for v in flt.values]
-        return _compare(spec.time_fields[flt.field], flt.op, times, flt.field, text=False)
+        times = [parse_time(v, flt.field) for v in flt.values]
+        return compare(spec.time_fields[flt.field], flt.op, times, flt.field, text=False)
     if flt.field in spec.number_fields:
-        numbers = [_parse_number(v, flt.field) for v in flt.values]
-        return _compare(spec.number_fields[flt.field], flt.op, numbers, flt.field, text=False)
+        numbers = [parse_number(v, flt.field) for v in flt.values]
+        return compare(spec.number_fields[flt.field], flt.op, numbers, flt.field, text=False)
     known = sorted([*spec.text_fields, *spec.time_fields, *spec.number_fields, "tags.<key>"])
     if spec.with_metrics_and_params:
         known += ["metrics.<key>", "params.<key>"]
@@ -179,58 +121,6 @@ def sort_expression(spec: SearchSpec, order: common_pb2.OrderBy) -> tuple[Any, s
     raise InvalidArgument(f"cannot order by {name!r}; use one of {', '.join(allowed)}")
 
 
-@dataclass(frozen=True)
-class Cursor:
-    value: Any
-    last_id: str
-
-
-def _fingerprint(parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def encode_cursor(value: Any, last_id: str, kind: str, fingerprint: str) -> str:
-    shown = value.isoformat() if isinstance(value, datetime) else value
-    raw = json.dumps({"v": shown, "id": last_id, "k": kind, "q": fingerprint})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str, fingerprint: str) -> Cursor | None:
-    if not token:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        value, last_id, kind, query = data["v"], str(data["id"]), data["k"], data["q"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidArgument("page_token is malformed; pass next_page_token unchanged") from None
-    if query != fingerprint:
-        raise InvalidArgument("page_token belongs to a different search; repeat the same filters")
-    if kind == "time":
-        value = datetime.fromisoformat(value)
-    return Cursor(value, last_id)
-
-
-def paginate(
-    query: Select[Any],
-    id_column: Any,
-    sort: Any,
-    descending: bool,
-    cursor: Cursor | None,
-) -> Select[Any]:
-    if cursor is not None:
-        if descending:
-            query = query.where(
-                or_(sort < cursor.value, and_(sort == cursor.value, id_column < cursor.last_id))
-            )
-        else:
-            query = query.where(
-                or_(sort > cursor.value, and_(sort == cursor.value, id_column > cursor.last_id))
-            )
-    if descending:
-        return query.order_by(sort.desc(), id_column.desc())
-    return query.order_by(sort.asc(), id_column.asc())
-
-
 @dataclass
 class Page:
     rows: list[Any]
@@ -247,12 +137,10 @@ async def run_search(
     scope: Any,
 ) -> Page:
     """``base`` selects the entity; ``scope`` is part of the fingerprint (e.g. the viewer)."""
-    if len(filters) > MAX_FILTERS:
-        raise InvalidArgument(f"{len(filters)} filters; use at most {MAX_FILTERS}")
+    check_filter_count(filters)
     if len(order_by) > 1:
         raise InvalidArgument("order by one field at a time (ties break on id)")
     order = order_by[0] if order_by else common_pb2.OrderBy(field="created_at", descending=True)
-    size = page_size(page.page_size)
     query = base
     for flt in filters:
         query = query.where(build_filter(spec, flt))
@@ -260,17 +148,14 @@ async def run_search(
     if kind == "text" and session.bind.dialect.name == "postgresql":
         # Byte order, as SQLite's BINARY collation, whatever the database's default collation.
         sort = sort.collate("C")
-    fingerprint = _fingerprint(
-        [scope, [(f.field, f.op, list(f.values)) for f in filters], order.field, order.descending]
+    rows, token = await fetch_page(
+        session,
+        query,
+        id_column=spec.entity.id,  # type: ignore[attr-defined]
+        sort=sort,
+        kind=kind,
+        descending=order.descending,
+        page=page,
+        fingerprint=query_fingerprint(scope, filters, order),
     )
-    cursor = decode_cursor(page.page_token, fingerprint)
-    id_column = spec.entity.id  # type: ignore[attr-defined]
-    query = paginate(query.add_columns(sort), id_column, sort, order.descending, cursor)
-    result = await session.execute(query.limit(size + 1))
-    pairs = [(row[0], row[-1]) for row in result]
-    next_token = ""
-    if len(pairs) > size:
-        pairs = pairs[:size]
-        last_row, last_value = pairs[-1]
-        next_token = encode_cursor(last_value, last_row.id, kind, fingerprint)
-    return Page([row for row, _ in pairs], next_token)
+    return Page(rows, token)
