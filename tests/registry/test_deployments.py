@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import Awaitable
 from typing import Any
 
 import grpc
@@ -12,26 +10,12 @@ import pytest
 
 from aimass.common.v1 import common_pb2 as common
 from aimass.registry.v1 import registry_pb2 as pb
+from tests.helpers import refused, unique
 from tests.registry.conftest import RegistryHandle
 
 DEFAULT_CONFIG = pb.ServingConfig(
     max_batch_size=64, timeout_ms=1000, threads=1, max_queue_size=1024, replicas=1
 )
-
-
-async def refused(call: Awaitable[Any], code: grpc.StatusCode, *fragments: str) -> str:
-    """Await a call that must fail with ``code`` and a message holding every fragment."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call
-    details = error.value.details() or ""
-    assert error.value.code() == code, details
-    for fragment in fragments:
-        assert fragment in details, details
-    return details
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 async def model_with_versions(

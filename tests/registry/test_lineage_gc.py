@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,25 +13,11 @@ import pytest
 from aimass.common.v1 import common_pb2 as common
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.store import ArtifactStore
+from tests.helpers import refused, unique
 from tests.registry.conftest import RegistryHandle
 
 K = common.EntityKind
 UP, DOWN = pb.LINEAGE_DIRECTION_UPSTREAM, pb.LINEAGE_DIRECTION_DOWNSTREAM
-
-
-async def refused(call: Awaitable[Any], code: grpc.StatusCode, *fragments: str) -> str:
-    """Await a call that must fail with ``code`` and a message holding every fragment."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call
-    details = error.value.details() or ""
-    assert error.value.code() == code, details
-    for fragment in fragments:
-        assert fragment in details, details
-    return details
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def ref(kind: common.EntityKind, entity_id: str) -> common.EntityRef:

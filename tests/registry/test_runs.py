@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Awaitable
 from typing import Any, TypeAlias
 
 import grpc
@@ -19,22 +18,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from tests.helpers import refused
 from tests.registry.conftest import RegistryHandle
 
 S = pb.RunStatus
 Status: TypeAlias = pb.RunStatus
 T = 10  # seconds: every call carries a deadline
-
-
-async def refused(call: Awaitable[Any], code: grpc.StatusCode, *fragments: str) -> str:
-    """Awaits a call that must fail with ``code`` and a message containing every fragment."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call
-    details = error.value.details() or ""
-    assert error.value.code() == code, details
-    for fragment in fragments:
-        assert fragment in details, f"{fragment!r} not in {details!r}"
-    return details
 
 
 async def new_project(registry: RegistryHandle) -> pb.Project:

@@ -7,7 +7,7 @@ public or shared with it (include_shared), never when private.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -16,22 +16,12 @@ import pytest
 
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from tests.helpers import refused
 from tests.registry.conftest import RegistryHandle
 
 Op = common_pb2.Filter.Operator
 S = pb.RunStatus
 T = 10  # seconds: every call carries a deadline
-
-
-async def refused(call: Awaitable[Any], code: grpc.StatusCode, *fragments: str) -> str:
-    """Awaits a call that must fail with ``code`` and a message containing every fragment."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call
-    details = error.value.details() or ""
-    assert error.value.code() == code, details
-    for fragment in fragments:
-        assert fragment in details, f"{fragment!r} not in {details!r}"
-    return details
 
 
 def flt(field: str, op: int, *values: str) -> common_pb2.Filter:
