@@ -27,9 +27,8 @@ from services.common.store import ArtifactStore
 from services.ingest.config import IngestSettings
 from services.ingest.server import IngestServer
 from services.ingest.server import build_server as build_ingest
-from services.registry.config import RegistrySettings
-from services.registry.server import build_server as build_registry
 from tests.conftest import create_pg_database, delete_streams, drop_pg_database, nats_url
+from tests.helpers import registry_settings, serve_registry
 
 ACTOR = "tester"
 DEADLINE = 60.0
@@ -82,25 +81,12 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shar
     _write_datasets(data_dir)
     store_url = (home / "store").as_uri()
     db_url = f"sqlite+aiosqlite:///{home / 'registry.db'}"
-    await upgrade_database_async("registry", db_url)
     namespace = f"r{uuid.uuid4().hex[:10]}"
-    settings = RegistrySettings(
-        home=home,
-        registry_port=0,
-        registry_db_url=db_url,
-        store_url=store_url,
-        nats_url=nats_url(),
-        bus_namespace=namespace,
-        metrics_enabled=False,
-        grpc_host="127.0.0.1",
-        shutdown_grace_seconds=1,
-    )
+    settings = registry_settings(home, db_url, namespace, store_url=store_url)
     async with contextlib.AsyncExitStack() as stack:
-        running, _ = await build_registry(settings, stack)
-        channel = grpc.aio.insecure_channel(running.address)
-        stack.push_async_callback(channel.close)
+        running, _, stub = await serve_registry(stack, settings)
         yield Shared(
-            registry_pb2_grpc.RegistryServiceStub(channel),
+            stub,
             running.address,
             store_url,
             data_dir,

@@ -12,16 +12,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
 
 from aimass.registry.v1 import registry_pb2 as pb
 from aimass.registry.v1 import registry_pb2_grpc
-from services.common.db import upgrade_database_async
 from services.registry.config import RegistrySettings
 from services.registry.registry import Registry
-from services.registry.server import build_server
 from tests.conftest import create_pg_database, delete_streams, drop_pg_database, nats_url
+from tests.helpers import registry_settings, serve_registry
 
 
 @dataclass
@@ -45,25 +43,13 @@ async def registry(
         db_url = f"sqlite+aiosqlite:///{home / 'registry.db'}"
     else:
         db_url = await create_pg_database("aimass_registry")
-    await upgrade_database_async("registry", db_url)
     namespace = f"t{uuid.uuid4().hex[:10]}"
-    settings = RegistrySettings(
-        home=home,
-        registry_port=0,
-        registry_db_url=db_url,
-        nats_url=nats_url(),
-        bus_namespace=namespace,
-        metrics_enabled=False,
-        grpc_host="127.0.0.1",
-        shutdown_grace_seconds=1,
-    )
+    settings = registry_settings(home, db_url, namespace)
     async with contextlib.AsyncExitStack() as stack:
-        running, registry = await build_server(settings, stack)
-        channel = grpc.aio.insecure_channel(running.address)
-        stack.push_async_callback(channel.close)
+        running, registry, stub = await serve_registry(stack, settings)
         yield RegistryHandle(
             request.param,
-            registry_pb2_grpc.RegistryServiceStub(channel),
+            stub,
             registry,
             settings,
             running.address,
