@@ -25,10 +25,12 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.common.bus import Bus
+from services.common.bus import Bus, connect
+from services.common.db import create_engine, create_sessionmaker
 from services.common.db.types import utcnow
 from services.common.errors import AimassError
 from services.common.lifecycle import BackgroundTask
+from services.common.settings import CommonSettings
 
 logger = logging.getLogger(__name__)
 
@@ -187,3 +189,27 @@ class OutboxRelay(BackgroundTask):
                 await session.execute(delete(model).where(model.id.in_([row.id for row in rows])))
         self.published += len(rows)
         return len(rows)
+
+
+async def open_database_and_bus(
+    stack: contextlib.AsyncExitStack,
+    settings: CommonSettings,
+    *,
+    name: str,
+    db_url: str,
+    outbox_model: Any,
+    unit_type: type[Work],
+    message_types: Sequence[type[Message]],
+    batch_size: int,
+) -> tuple[Database[Work], Bus]:
+    """The engine, the bus with its streams, and the outbox relay, owned by ``stack`` so they close
+    in reverse: relay flush, then bus drain, then engine dispose."""
+    engine = create_engine(db_url)
+    stack.push_async_callback(engine.dispose)
+    db = Database(create_sessionmaker(engine), outbox_model, unit_type)
+    bus = await connect(settings, name=name)
+    stack.push_async_callback(bus.close, settings.shutdown_grace_seconds)
+    await bus.ensure_streams()
+    relay = OutboxRelay(db, bus, message_types, batch_size, f"{name}-outbox")
+    await stack.enter_async_context(relay)
+    return db, bus

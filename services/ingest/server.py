@@ -9,17 +9,14 @@ from dataclasses import dataclass
 import grpc
 
 from aimass.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from services.common.bus import connect
-from services.common.db import create_engine, create_sessionmaker
-from services.common.grpc.server import RunningServer, start_grpc_server
+from services.common.grpc.server import RunningServer, serve
 from services.common.lifecycle import run_service
-from services.common.metrics import start_metrics_server
-from services.common.outbox import OutboxRelay
-from services.common.settings import metrics_port_for
+from services.common.outbox import open_database_and_bus
 from services.common.store import ArtifactStore
+from services.ingest import models
 from services.ingest.config import IngestSettings
 from services.ingest.context import IngestContext
-from services.ingest.core import create_database
+from services.ingest.core import UnitOfWork
 from services.ingest.events import MESSAGE_TYPES
 from services.ingest.registry_client import RegistryClient
 from services.ingest.service import Ingest
@@ -37,14 +34,15 @@ class IngestServer:
 
 
 async def build_server(settings: IngestSettings, stack: contextlib.AsyncExitStack) -> IngestServer:
-    engine = create_engine(settings.db_url())
-    stack.push_async_callback(engine.dispose)
-    db = create_database(create_sessionmaker(engine))
-    bus = await connect(settings, name="ingest")
-    stack.push_async_callback(bus.close, settings.shutdown_grace_seconds)
-    await bus.ensure_streams()
-    await stack.enter_async_context(
-        OutboxRelay(db, bus, MESSAGE_TYPES, settings.ingest_outbox_batch, "ingest-outbox")
+    db, bus = await open_database_and_bus(
+        stack,
+        settings,
+        name="ingest",
+        db_url=settings.db_url(),
+        outbox_model=models.OutboxMessage,
+        unit_type=UnitOfWork,
+        message_types=MESSAGE_TYPES,
+        batch_size=settings.ingest_outbox_batch,
     )
     store = ArtifactStore.from_settings(settings)
     await store.check()
@@ -60,18 +58,13 @@ async def build_server(settings: IngestSettings, stack: contextlib.AsyncExitStac
     def register(server: grpc.aio.Server) -> None:
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), server)
 
-    if settings.metrics_enabled:
-        metrics_port = settings.ingest_metrics_port
-        if metrics_port is None:
-            metrics_port = metrics_port_for(settings.ingest_port)
-        start_metrics_server(stack, settings.grpc_host, metrics_port)
-    running = await start_grpc_server(
+    running = await serve(
         stack,
-        host=settings.grpc_host,
+        settings,
         port=settings.ingest_port,
+        metrics_port=settings.ingest_metrics_port,
         register=register,
         service_names=[SERVICE_NAME],
-        grace_seconds=settings.shutdown_grace_seconds,
     )
     return IngestServer(running, ingest, worker)
 

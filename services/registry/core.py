@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.common.v1 import common_pb2
 from aimass.events.v1 import events_pb2
@@ -76,10 +76,6 @@ class UnitOfWork(outbox.UnitOfWork):
 
 
 Database = outbox.Database[UnitOfWork]
-
-
-def create_database(sessions: async_sessionmaker[AsyncSession]) -> Database:
-    return outbox.Database(sessions, models.OutboxMessage, UnitOfWork)
 
 
 async def project_by_ref(

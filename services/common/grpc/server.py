@@ -17,6 +17,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common.grpc.interceptors import ErrorMappingInterceptor
+from services.common.metrics import start_metrics_server
+from services.common.settings import CommonSettings, metrics_port_for
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +102,27 @@ async def start_grpc_server(
     await running.set_serving(True)
     logger.info("gRPC server listening on %s:%d", host, bound)
     return running
+
+
+async def serve(
+    stack: contextlib.AsyncExitStack,
+    settings: CommonSettings,
+    *,
+    port: int,
+    metrics_port: int | None,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+) -> RunningServer:
+    """A service's network face: Prometheus metrics (gRPC port + 1000 unless ``metrics_port``)
+    when enabled, then the gRPC server with health and reflection."""
+    if settings.metrics_enabled:
+        chosen = metrics_port if metrics_port is not None else metrics_port_for(port)
+        start_metrics_server(stack, settings.grpc_host, chosen)
+    return await start_grpc_server(
+        stack,
+        host=settings.grpc_host,
+        port=port,
+        register=register,
+        service_names=service_names,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
