@@ -218,13 +218,18 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=os.environ.get("AIMASS_REGISTRY_ADDRESS", "127.0.0.1:50051"),
         help="registry address (default $AIMASS_REGISTRY_ADDRESS or 127.0.0.1:50051)",
     )
+    parser.add_argument(
+        "--ingest",
+        default=os.environ.get("AIMASS_INGEST_ADDRESS", "127.0.0.1:50052"),
+        help="ingest address (default $AIMASS_INGEST_ADDRESS or 127.0.0.1:50052)",
+    )
     parser.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aimass.demo import run_demo
 
-    return run_demo(args.registry, _home(args), _say)
+    return run_demo(args.registry, args.ingest, _home(args), _say)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [

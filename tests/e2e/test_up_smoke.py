@@ -197,6 +197,43 @@ def test_up_detached_status_down(tmp_path: Path, stack_env: dict[str, str]) -> N
     assert status.returncode == 1 and "no stack is running" in status.stdout
 
 
+def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, str]) -> None:
+    """The main job: upload, ingest, train, register, alias, deploy, lineage."""
+    home = tmp_path / "home"
+    up = _run(
+        _cli("up", "--detach", "--home", str(home), "--nats-port", str(_free_port())), stack_env
+    )
+    recorded: list[tuple[str, int, float]] = []
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        recorded = _recorded(home)
+        demo = _run(
+            _cli(
+                "demo",
+                "--home",
+                str(home),
+                "--registry",
+                f"127.0.0.1:{stack_env['AIMASS_REGISTRY_PORT']}",
+                "--ingest",
+                f"127.0.0.1:{stack_env['AIMASS_INGEST_PORT']}",
+            ),
+            stack_env,
+            timeout=300,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        lines = demo.stdout.splitlines()
+        assert "splits {'test': 113, 'train': 456}" in lines[0]
+        accuracy = float(next(line for line in lines if "test accuracy" in line).split()[-1])
+        assert accuracy >= 0.93
+        lineage = demo.stdout.split("lineage", 1)[1]
+        for node in ("deployment", "model_version", "dataset_version", "source", "ingest"):
+            assert node in lineage, demo.stdout
+    finally:
+        down = _run(_cli("down", "--home", str(home)), stack_env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _wait_no_leftovers(recorded, home)
+
+
 def test_up_foreground_stops_cleanly_on_sigint(
     tmp_path: Path, stack_env: dict[str, str], foreground: list[_Foreground]
 ) -> None:
