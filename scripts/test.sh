@@ -84,7 +84,7 @@ pg_ok test || fail "psql -h 127.0.0.1 -U postgres -d test fails"
 log "ruff and mypy"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check services aimass tests bench scripts
-.venv/bin/mypy services aimass/cli.py aimass/local aimass/demo.py scripts/gen_protos.py bench
+.venv/bin/mypy services aimass/*.py aimass/local scripts/gen_protos.py bench
 
 # -- 5. the tests ------------------------------------------------------------------------------
 export AIMASS_TEST_PG_URL=${AIMASS_TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
