@@ -6,6 +6,7 @@ projects, or public in the catalog), so one implementation serves both.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import exists, or_, select
@@ -40,6 +41,7 @@ from services.registry.tagging import (
 )
 
 Entry = TypeVar("Entry", models.Dataset, models.Model)
+T = TypeVar("T")
 
 
 class Catalog(Generic[Entry]):
@@ -308,3 +310,35 @@ async def version_page(
         return rows, ""
     rows = rows[:size]
     return rows, encode_cursor(rows[-1].version, rows[-1].id, "number", fingerprint)
+
+
+MAX_CONFLICT_RETRIES = 10
+
+
+async def lock_entry(session: AsyncSession, entity: Any, entry_id: str) -> Any:
+    """Re-read a dataset or model under a row lock (PostgreSQL), refreshing what the session had
+    loaded, so concurrent new versions count from the latest number."""
+    query = select(entity).where(entity.id == entry_id).with_for_update()
+    result = await session.execute(query.execution_options(populate_existing=True))
+    return result.scalar_one()
+
+
+async def version_by_key(
+    session: AsyncSession, versions: Any, parent_column: Any, parent_id: str, key: str
+) -> Any:
+    if not key:
+        return None
+    query = select(versions).where(parent_column == parent_id, versions.idempotency_key == key)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def create_with_retries(create: Callable[[], Awaitable[T]]) -> T:
+    """Run a version-creating transaction again when a concurrent one took its number (SQLite has
+    no row locks; on PostgreSQL the lock makes this rare); a repeated idempotency key finds the
+    other's version on the next try."""
+    for _ in range(MAX_CONFLICT_RETRIES - 1):
+        try:
+            return await create()
+        except IntegrityError:
+            continue
+    return await create()

@@ -19,7 +19,14 @@ from services.common.validation import (
     validate_text,
 )
 from services.registry import convert, models
-from services.registry.catalog import Catalog, numbered_version, version_page
+from services.registry.catalog import (
+    Catalog,
+    create_with_retries,
+    lock_entry,
+    numbered_version,
+    version_by_key,
+    version_page,
+)
 from services.registry.core import (
     Caller,
     Kind,
@@ -50,19 +57,19 @@ class DatasetService(Catalog[models.Dataset]):
         self, caller: Caller, request: pb.CreateDatasetVersionRequest
     ) -> pb.DatasetVersion:
         _validate_version_request(request)
+        return await create_with_retries(lambda: self._create_version(caller, request))
+
+    async def _create_version(
+        self, caller: Caller, request: pb.CreateDatasetVersionRequest
+    ) -> pb.DatasetVersion:
+        V = models.DatasetVersion
         async with self.db.unit(caller) as work:
             _, dataset = await self.resolve_owned(work, request.dataset)
-            if request.idempotency_key:
-                existing = (
-                    await work.session.execute(
-                        select(models.DatasetVersion).where(
-                            models.DatasetVersion.dataset_id == dataset.id,
-                            models.DatasetVersion.idempotency_key == request.idempotency_key,
-                        )
-                    )
-                ).scalar_one_or_none()
-                if existing is not None:
-                    return await self._version_message(work.session, existing, dataset.name)
+            dataset = await lock_entry(work.session, models.Dataset, dataset.id)
+            key = request.idempotency_key
+            existing = await version_by_key(work.session, V, V.dataset_id, dataset.id, key)
+            if existing is not None:
+                return await self._version_message(work.session, existing, dataset.name)
             await self._check_parents(work, request.parent_version_ids)
             row = await self._insert_version(work, dataset, request)
             message = await self._version_message(work.session, row, dataset.name)
@@ -76,10 +83,6 @@ class DatasetService(Catalog[models.Dataset]):
     async def _insert_version(
         self, work: UnitOfWork, dataset: models.Dataset, request: pb.CreateDatasetVersionRequest
     ) -> models.DatasetVersion:
-        locked = await work.session.execute(
-            select(models.Dataset).where(models.Dataset.id == dataset.id).with_for_update()
-        )
-        dataset = locked.scalar_one()
         dataset.latest_version += 1
         row = models.DatasetVersion(
             id=new_id(),

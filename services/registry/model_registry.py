@@ -22,7 +22,14 @@ from services.common.validation import (
     validate_text,
 )
 from services.registry import convert, models
-from services.registry.catalog import Catalog, numbered_version, version_page
+from services.registry.catalog import (
+    Catalog,
+    create_with_retries,
+    lock_entry,
+    numbered_version,
+    version_by_key,
+    version_page,
+)
 from services.registry.core import Caller, Kind, UnitOfWork, mark_deleted, mark_restored, new_id
 from services.registry.lineage import Edge, record_edges
 from services.registry.rollout import follow_alias
@@ -82,27 +89,22 @@ class ModelService(Catalog[models.Model]):
         self, caller: Caller, request: pb.CreateModelVersionRequest
     ) -> pb.ModelVersion:
         _validate_version_request(request)
+        return await create_with_retries(lambda: self._create_version(caller, request))
+
+    async def _create_version(
+        self, caller: Caller, request: pb.CreateModelVersionRequest
+    ) -> pb.ModelVersion:
         async with self.db.unit(caller) as work:
             model = await self._model_for_new_version(work, request)
-            if request.idempotency_key:
-                existing = (
-                    await work.session.execute(
-                        select(V).where(
-                            V.model_id == model.id, V.idempotency_key == request.idempotency_key
-                        )
-                    )
-                ).scalar_one_or_none()
-                if existing is not None:
-                    return (await self.version_messages(work.session, model, [existing]))[0]
+            model = await lock_entry(work.session, models.Model, model.id)
+            key = request.idempotency_key
+            existing = await version_by_key(work.session, V, V.model_id, model.id, key)
+            if existing is not None:
+                return (await self.version_messages(work.session, model, [existing]))[0]
             if request.source_run_id:
                 run = await work.session.get(models.Run, request.source_run_id)
                 if run is None or run.project_id != model.project_id or run.deleted_at:
                     raise NotFound(f"source run {request.source_run_id!r} does not exist")
-            model = (
-                await work.session.execute(
-                    select(models.Model).where(models.Model.id == model.id).with_for_update()
-                )
-            ).scalar_one()
             model.latest_version += 1
             row = V(
                 id=new_id(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -676,3 +677,29 @@ async def test_update_and_tags(registry: RegistryHandle, project: pb.Project) ->
     )
     after = await get_dataset(registry, project.name, dataset.id)
     assert after.tags == {"b": "2"} and after.description == "new"
+
+
+async def test_concurrent_versions_get_distinct_numbers_and_one_per_key(
+    registry: RegistryHandle, project: pb.Project
+) -> None:
+    name = unique("ds")
+    await registry.stub.CreateDataset(
+        pb.CreateDatasetRequest(project=project.name, name=name), timeout=5
+    )
+
+    def version_request(key: str) -> pb.CreateDatasetVersionRequest:
+        return pb.CreateDatasetVersionRequest(
+            project=project.name, dataset=name, uri=f"file:///d/{key}", idempotency_key=key
+        )
+
+    distinct = await asyncio.gather(
+        *(
+            registry.stub.CreateDatasetVersion(version_request(f"k{i}"), timeout=30)
+            for i in range(6)
+        )
+    )
+    assert sorted(v.version for v in distinct) == [1, 2, 3, 4, 5, 6]
+    same = await asyncio.gather(
+        *(registry.stub.CreateDatasetVersion(version_request("same"), timeout=30) for _ in range(4))
+    )
+    assert len({v.id for v in same}) == 1 and same[0].version == 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from typing import Any
@@ -471,3 +472,30 @@ async def test_models_of_other_projects_follow_sharing(
     after = await get_model(registry, project.name, model.id)
     assert after.latest_version == 1 and dict(after.aliases) == {}
     assert await history(registry, project, model.name) == []
+
+
+async def test_concurrent_model_versions_get_distinct_numbers_and_one_per_key(
+    registry: RegistryHandle, project: pb.Project
+) -> None:
+    name = unique("m")
+    await registry.stub.CreateModel(
+        pb.CreateModelRequest(project=project.name, name=name), timeout=5
+    )
+
+    def version_request(key: str) -> pb.CreateModelVersionRequest:
+        return pb.CreateModelVersionRequest(
+            project=project.name,
+            model=name,
+            framework="sklearn",
+            artifact_uri=f"file:///m/{key}",
+            idempotency_key=key,
+        )
+
+    distinct = await asyncio.gather(
+        *(registry.stub.CreateModelVersion(version_request(f"k{i}"), timeout=30) for i in range(6))
+    )
+    assert sorted(v.version for v in distinct) == [1, 2, 3, 4, 5, 6]
+    same = await asyncio.gather(
+        *(registry.stub.CreateModelVersion(version_request("same"), timeout=30) for _ in range(4))
+    )
+    assert len({v.id for v in same}) == 1 and same[0].version == 7
