@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from google.protobuf import json_format
-from google.protobuf.message import Message
-
 from aimass.ingest.v1 import ingest_pb2 as pb
+from services.common.db.proto_json import from_json
 from services.ingest import models
 from services.ingest.core import timestamp
-
-M = TypeVar("M", bound=Message)
 
 STATE_NAMES = {
     pb.INGEST_JOB_STATE_QUEUED: "queued",
@@ -23,17 +17,6 @@ STATE_NAMES = {
 }
 STATE_BY_NAME = {name: state for state, name in STATE_NAMES.items()}
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-
-
-def to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-def from_json(data: dict[str, Any] | None, message_type: type[M]) -> M:
-    message = message_type()
-    if data:
-        json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    return message
 
 
 def definition_of(row: models.SourceDefinition) -> pb.FileSource | pb.SqlSource:

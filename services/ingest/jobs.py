@@ -16,6 +16,7 @@ from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
 from services.common.db import UtcDateTime, utcnow
+from services.common.db.proto_json import to_json
 from services.common.errors import AimassError, FailedPrecondition, InvalidArgument, NotFound
 from services.common.logs import request_id_var
 from services.common.validation import (
@@ -142,8 +143,8 @@ class JobService:
                 project_id=project_id,
                 project=caller.project,
                 state="queued",
-                recipe=convert.to_json(recipe),
-                target=convert.to_json(request.target),
+                recipe=to_json(recipe),
+                target=to_json(request.target),
                 dataset=request.target.dataset,
                 progress={},
                 run_id=run_id,

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from aimass.events.v1 import events_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.db import utcnow
+from services.common.db.proto_json import to_json
 from services.common.errors import AimassError
 from services.common.lifecycle import BackgroundTask
 from services.common.logs import request_id_var
-from services.ingest import convert, models
+from services.ingest import models
 from services.ingest.cancel import CancelToken
 from services.ingest.context import IngestContext
 from services.ingest.core import new_id
@@ -93,7 +94,7 @@ class ProgressReporter(BackgroundTask):
             row = await session.get(models.IngestJob, self.job_id)
             assert row is not None
             if row.state in ("running", "cancelling"):
-                row.progress, row.updated_at = convert.to_json(progress), utcnow()
+                row.progress, row.updated_at = to_json(progress), utcnow()
             return row.state
 
     async def _publish(self, progress: pb.IngestProgress) -> None:

@@ -22,6 +22,7 @@ from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
 from services.common.bus import Delivery, Poison, Retry
 from services.common.db import utcnow
+from services.common.db.proto_json import from_json, to_json
 from services.common.errors import (
     AimassError,
     AlreadyExists,
@@ -30,7 +31,7 @@ from services.common.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.ingest import convert, models
+from services.ingest import models
 from services.ingest.cancel import CancelToken, JobCancelled
 from services.ingest.context import IngestContext
 from services.ingest.convert import TERMINAL
@@ -71,7 +72,7 @@ class JobRunner:
         token = CancelToken()
         self.tokens[claim.job.id] = token
         work_dir = self.ctx.settings.work_dir() / "jobs" / f"{claim.job.id}-{claim.attempt}"
-        target = convert.from_json(claim.job.target, pb.IngestTarget)
+        target = from_json(claim.job.target, pb.IngestTarget)
         try:
             await self._start_run(claim)
             registered = await find_registered(self.ctx, claim.caller, claim.job, target)
@@ -132,7 +133,7 @@ class JobRunner:
 
     async def _execute(self, claim: Claim, token: CancelToken, work_dir: Any) -> pb.IngestResult:
         job, settings = claim.job, self.ctx.settings
-        recipe = convert.from_json(job.recipe, pb.Recipe)
+        recipe = from_json(job.recipe, pb.Recipe)
         async with self.ctx.db.read() as session:
             inputs = await self.ctx.resolver.resolve(
                 session, claim.caller, job.project_id, recipe, work_dir
@@ -155,7 +156,7 @@ class JobRunner:
     async def _publish(
         self, claim: Claim, output: PipelineOutput, inputs: ResolvedInputs, token: CancelToken
     ) -> pb.IngestResult:
-        target = convert.from_json(claim.job.target, pb.IngestTarget)
+        target = from_json(claim.job.target, pb.IngestTarget)
         prefix = f"datasets/{target.dataset}/{claim.job.id}-{claim.attempt}"
         await self._record_prefix(claim, prefix)
         result = await publish_version(
@@ -179,7 +180,7 @@ class JobRunner:
     async def _discard_unregistered(self, claim: Claim) -> None:
         """Remove the parts unless a registration that seemed to fail made the version after all
         (kept when the registry cannot tell)."""
-        target = convert.from_json(claim.job.target, pb.IngestTarget)
+        target = from_json(claim.job.target, pb.IngestTarget)
         try:
             if await find_registered(self.ctx, claim.caller, claim.job, target) is None:
                 await self._discard(claim)
@@ -229,7 +230,7 @@ class JobRunner:
             row.state, row.error, row.finished_at = state, error[:10_000], utcnow()
             row.updated_at = row.finished_at
             if result is not None:
-                row.result = convert.to_json(result)
+                row.result = to_json(result)
                 row.dataset_version_id = result.dataset_version_id
         logger.info("ingest job %s %s%s", claim.job.id, state, f": {error}" if error else "")
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
+from services.common.db.proto_json import to_json
 from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.common.validation import MAX_DESCRIPTION, require, validate_name, validate_text
 from services.ingest import convert, models
@@ -49,7 +50,7 @@ class SourceService:
                     name=request.name,
                     description=request.description,
                     kind=kind,
-                    definition=convert.to_json(definition),
+                    definition=to_json(definition),
                     secret_id=secret_id,
                     created_by=caller.actor,
                 )

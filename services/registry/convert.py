@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from aimass.common.v1 import common_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common.db.proto_json import from_json
 from services.common.outbox import timestamp
 from services.registry import models
-
-M = TypeVar("M", bound=Message)
 
 RUN_STATUS_NAMES = {
     pb.RUN_STATUS_QUEUED: "queued",
@@ -30,14 +28,6 @@ DEPLOYMENT_STATUS_NAMES = {
     pb.DEPLOYMENT_STATUS_STOPPED: "stopped",
 }
 DEPLOYMENT_STATUS_BY_NAME = {name: value for value, name in DEPLOYMENT_STATUS_NAMES.items()}
-
-
-def to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
-def from_json(data: dict[str, Any], message_type: type[M]) -> M:
-    return json_format.ParseDict(data, message_type(), ignore_unknown_fields=True)
 
 
 def _set_times(message: Message, **values: Any) -> None:

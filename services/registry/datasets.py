@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.events.v1 import events_pb2
 from aimass.registry.v1 import registry_pb2 as pb
+from services.common.db.proto_json import to_json
 from services.common.errors import InvalidArgument, NotFound
 from services.common.validation import (
     MAX_DESCRIPTION,
@@ -91,11 +92,11 @@ class DatasetService(Catalog[models.Dataset]):
             version=dataset.latest_version,
             uri=request.uri,
             content_hash=request.content_hash,
-            schema=convert.to_json(request.schema),
+            schema=to_json(request.schema),
             row_count=request.row_count,
             size_bytes=request.size_bytes,
-            statistics=[convert.to_json(s) for s in request.statistics],
-            sources=[convert.to_json(s) for s in request.sources],
+            statistics=[to_json(s) for s in request.statistics],
+            sources=[to_json(s) for s in request.sources],
             parent_version_ids=list(request.parent_version_ids),
             split_rows=dict(request.split_rows),
             recipe_json=request.recipe_json,

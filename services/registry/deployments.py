@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.db.pages import decode_cursor, encode_cursor, page_size
+from services.common.db.proto_json import from_json, to_json
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.validation import require, validate_name, validate_text
 from services.registry import convert, models
@@ -124,7 +125,7 @@ class DeploymentService:
                 version=request.version,
                 alias=request.alias,
                 resolved_version=resolved,
-                config=convert.to_json(config),
+                config=to_json(config),
                 status="pending",
                 revision=1,
                 created_by=caller.actor,
@@ -186,13 +187,13 @@ class DeploymentService:
             config = (
                 normalise_config(request.config)
                 if "config" in mask
-                else convert.from_json(row.config, pb.ServingConfig)
+                else from_json(row.config, pb.ServingConfig)
             )
             version, alias = (
                 (request.version, request.alias) if "target" in mask else (row.version, row.alias)
             )
             row.resolved_version = await self._target(work, model, version, alias, config)
-            row.version, row.alias, row.config = version, alias, convert.to_json(config)
+            row.version, row.alias, row.config = version, alias, to_json(config)
             row.revision += 1
             row.status, row.status_message = "pending", ""
             await record_revision(work, row, model.name, "updated")
@@ -213,7 +214,7 @@ class DeploymentService:
                 )
             old = await work.session.get(models.DeploymentRevision, (row.id, wanted))
             assert old is not None
-            config = convert.from_json(old.config, pb.ServingConfig)
+            config = from_json(old.config, pb.ServingConfig)
             row.resolved_version = await self._target(work, model, old.version, old.alias, config)
             row.version, row.alias, row.config = old.version, old.alias, dict(old.config)
             row.revision += 1
@@ -265,7 +266,7 @@ class DeploymentService:
         async with self.db.unit(caller) as work:
             row, model = await self._owned(work.session, caller, request.id, include_deleted=True)
             mark_restored(row, f"deployment {row.name!r}")
-            config = convert.from_json(row.config, pb.ServingConfig)
+            config = from_json(row.config, pb.ServingConfig)
             try:  # what it served may have been deleted (or its alias moved) meanwhile
                 resolved = await self._target(work, model, row.version, row.alias, config)
             except NotFound as exc:

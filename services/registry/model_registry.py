@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aimass.events.v1 import events_pb2
 from aimass.registry.v1 import registry_pb2 as pb
 from services.common.db.pages import decode_cursor, encode_cursor, page_size
+from services.common.db.proto_json import to_json
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.validation import (
     MAX_DESCRIPTION,
@@ -115,7 +116,7 @@ class ModelService(Catalog[models.Model]):
                 artifact_format=request.artifact_format,
                 artifact_uri=request.artifact_uri,
                 content_hash=request.content_hash,
-                signature=convert.to_json(request.signature),
+                signature=to_json(request.signature),
                 metrics=dict(request.metrics),
                 source_run_id=request.source_run_id or None,
                 description=request.description,
