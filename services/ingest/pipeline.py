@@ -6,7 +6,8 @@ gRPC, database or bus here. Progress goes to a callback; a cancel interrupts Duc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,9 @@ from services.ingest.engine import materialize, quote_ident
 from services.ingest.engine.profile import profile, schema_of
 from services.ingest.engine.readers import ReadResult, read_dataset, read_file
 from services.ingest.engine.recipe import apply_steps
-from services.ingest.engine.splits import assign_split
+from services.ingest.engine.splits import assign_split, counts, split_names
 from services.ingest.engine.sql_source import read_sql
-from services.ingest.engine.writer import write_parts
+from services.ingest.engine.writer import keeps_scan_order, write_parts
 from services.ingest.rows import table_rows
 
 Phase = pb.IngestPhase
@@ -68,6 +69,7 @@ class _Run:
         self.warnings: list[str] = []
         self.skipped = 0
         self.examples: list[pb.MalformedRow] = []
+        self.reads: list[ReadResult] = []
 
     def report(self, phase: pb.IngestPhase, message: str = "", **counts: int) -> None:
         self.cancel.check()
@@ -84,7 +86,9 @@ class _Run:
         source, prefix = item.source, f"src{index}"
         kind = source.WhichOneof("kind")
         if kind == "file":
-            return self._read_file(con, item, prefix)
+            read = self._read_file(con, item, prefix)
+            self.reads.append(read)
+            return read
         if kind == "sql":
             return self._read_sql(con, item, prefix, self.request.work_dir / f"sql-{index}")
         if kind == "dataset":
@@ -151,12 +155,26 @@ class _Run:
             resolved.sources.append(_resolved_source(item.source, read))
         return views, resolved
 
+    @contextmanager
+    def parse_errors(self) -> Iterator[None]:
+        """A CSV parse error met by any pass over a view that parses on every scan: the file,
+        the line and what to do, as if the reader had met it."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            for read in self.reads:
+                failure = read.csv_error(exc)
+                if failure is not None:
+                    raise failure from exc
+            raise
+
     def _count(self, con: duckdb.DuckDBPyConnection, read: ReadResult) -> None:
         self.skipped += read.skipped_rows
         self.examples.extend(read.skipped_examples[: 100 - len(self.examples)])
         total = self.progress.bytes_total + read.bytes_total
         rows = self.progress.rows_read
-        if not self.request.sample_rows:  # the readers loaded or mapped the rows: counting is cheap
+        # A CSV parsed on every scan costs a tokenising pass to count (no column is converted).
+        if not self.request.sample_rows:
             found = con.execute(f"SELECT count(*) FROM {quote_ident(read.view)}").fetchone()
             rows = self.progress.rows_read + int(found[0] if found else 0)
         self.report(
@@ -186,7 +204,7 @@ class _Run:
             self.cancel.check()
             time.sleep(0.05)
 
-    def split(self, con: duckdb.DuckDBPyConnection, view: str) -> tuple[str, dict[str, int]]:
+    def split(self, con: duckdb.DuckDBPyConnection, view: str) -> tuple[str, dict[str, int] | None]:
         self.report(Phase.INGEST_PHASE_SPLITTING, "assigning splits")
         recipe = self.request.recipe
         return assign_split(con, view, recipe.split if recipe.HasField("split") else None, "split")
@@ -214,9 +232,15 @@ def run_pipeline(
 ) -> PipelineOutput:
     """Up to local Parquet parts and their profile; raises JobCancelled or AimassError."""
     run = _Run(request, sink, cancel)
-    with job_engine(request.work_dir, request.memory_limit, request.threads, cancel) as con:
+    with (
+        job_engine(request.work_dir, request.memory_limit, request.threads, cancel) as con,
+        run.parse_errors(),
+    ):
         views, resolved = run.sources(con)
-        transformed = materialize(con, run.transform(con, views), "transformed")
+        transformed = run.transform(con, views)
+        if not keeps_scan_order(con, f"SELECT * FROM {quote_ident(transformed)}"):
+            # Joins, aggregates and sorting windows run once, not in every later pass.
+            transformed = materialize(con, transformed, "transformed")
         final, split_rows = run.split(con, transformed)
         out_dir = request.work_dir / "out"
         run.report(Phase.INGEST_PHASE_WRITING, "writing Parquet parts")
@@ -230,6 +254,8 @@ def run_pipeline(
             Phase.INGEST_PHASE_PROFILING, "computing statistics", rows_written=written.row_count
         )
         stored = parquet_view(con, written.files)
+        if split_rows is None:  # a row-by-row random split: count what was written
+            split_rows = counts(con, stored, split_names(request.recipe.split))
         result = pb.IngestResult(
             row_count=written.row_count,
             size_bytes=written.size_bytes,
@@ -247,7 +273,10 @@ def run_pipeline(
 def preview_pipeline(request: PipelineRequest, limit: int, cancel: CancelToken) -> PipelineOutput:
     """The dry run: the first rows through the whole recipe, nothing written."""
     run = _Run(request, lambda _progress: None, cancel)
-    with job_engine(request.work_dir, request.memory_limit, request.threads, cancel) as con:
+    with (
+        job_engine(request.work_dir, request.memory_limit, request.threads, cancel) as con,
+        run.parse_errors(),
+    ):
         views, resolved = run.sources(con)
         final, _ = run.split(con, run.transform(con, views))
         shown = limited(con, final, limit, "preview")

@@ -35,11 +35,13 @@ def read(
     sample_rows: int = 0,
 ) -> ReadResult:
     """Read a file as a URL source (messages name the file); pass upload_id to read it as an
-    upload (messages name the source)."""
+    upload (messages name the source). Then every row of every column is scanned once, as the
+    job's writing pass does, so a malformed row in a CSV parsed on every scan fails here too,
+    with the message the pipeline gives it."""
     source = source or pb.FileSource()
     if not source.WhichOneof("location"):
         source.url = str(location)
-    return read_file(
+    result = read_file(
         con,
         "src",
         source,
@@ -49,6 +51,14 @@ def read(
         "t",
         sample_rows=sample_rows,
     )
+    try:
+        con.sql(f"SELECT * FROM {quote_ident(result.view)}").to_arrow_table()
+    except duckdb.Error as exc:
+        failure = result.csv_error(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    return result
 
 
 def iris_named() -> pd.DataFrame:

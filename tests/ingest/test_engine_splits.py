@@ -11,7 +11,7 @@ import pytest
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import InvalidArgument
 from services.ingest.engine import ROW_COLUMN, SPLIT_COLUMN
-from services.ingest.engine.splits import assign_split, row_hash
+from services.ingest.engine.splits import assign_split
 from tests.ingest.engine_fixtures import breast_cancer, diabetes, engine, frame_view, iris, wine
 from tests.ingest.engine_io_fixtures import rows
 
@@ -60,7 +60,7 @@ def test_no_split_keeps_the_split_of_a_dataset_version(con):
 
 @pytest.mark.parametrize("frame", [iris, wine, breast_cancer], ids=["iris", "wine", "cancer"])
 @pytest.mark.parametrize("fractions", [[0.7, 0.15, 0.15], [0.5, 0.5], [0.9, 0.05, 0.03, 0.02]])
-def test_random_sizes_are_exact_and_match_the_documented_hash(con, frame, fractions):
+def test_random_sizes_are_exact(con, frame, fractions):
     data = frame()
     parts = [Part(name=f"p{i}", fraction=f) for i, f in enumerate(fractions)]
     table, counts = _split(
@@ -68,14 +68,42 @@ def test_random_sizes_are_exact_and_match_the_documented_hash(con, frame, fracti
     )
     sizes = _expected_sizes(len(data), fractions)
     assert counts == {f"p{i}": size for i, size in enumerate(sizes)}
-    # The same assignment computed in Python: rank by (hash(seed, row), row), cut the ranking.
-    ranked = sorted(range(len(data)), key=lambda r: (row_hash(r, 2024), r))
-    expected = {}
-    start = 0
-    for index, size in enumerate(sizes):
-        expected.update(dict.fromkeys(ranked[start : start + size], f"p{index}"))
-        start += size
-    assert table[SPLIT_COLUMN].tolist() == [expected[r] for r in table[ROW_COLUMN]]
+    assert table[SPLIT_COLUMN].value_counts().to_dict() == {
+        name: size for name, size in counts.items() if size
+    }
+
+
+def test_a_large_random_split_goes_row_by_row_by_the_values_hash(con):
+    """Above the exact limit each row's part depends on its values and the seed only: the same
+    rows in another order land in the same parts, and sizes are close to the fractions."""
+    data = breast_cancer()
+    spec = {"method": pb.SPLIT_METHOD_RANDOM, "parts": THREE, "seed": 11}
+    name, counts = assign_split(con, frame_view(con, data), pb.SplitSpec(**spec), "s", 100)
+    assert counts is None
+    table = rows(con, name)
+    shuffled = data.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    shuffled_view = frame_view(con, shuffled, "shuffled")
+    again_name, _ = assign_split(con, shuffled_view, pb.SplitSpec(**spec), "s", 100)
+    again = rows(con, again_name)
+    key = list(data.columns)
+    merged = table.merge(again, on=key, suffixes=("", "_again"))
+    assert len(merged) == len(data)
+    assert (merged[SPLIT_COLUMN] == merged[f"{SPLIT_COLUMN}_again"]).all()
+    sizes = table[SPLIT_COLUMN].value_counts()
+    for part in THREE:  # binomial: within 4 standard deviations
+        expected = len(data) * part.fraction
+        spread = 4 * math.sqrt(len(data) * part.fraction * (1 - part.fraction))
+        assert abs(sizes[part.name] - expected) <= spread, (part.name, sizes[part.name])
+
+
+def test_identical_rows_land_in_the_same_part_row_by_row(con):
+    data = iris()
+    doubled = pd.concat([data, data], ignore_index=True)
+    spec = pb.SplitSpec(method=pb.SPLIT_METHOD_RANDOM, parts=THREE, seed=5)
+    name, _ = assign_split(con, frame_view(con, doubled), spec, "s", 10)
+    table = rows(con, name)
+    key = list(data.columns)
+    assert (table.groupby(key)[SPLIT_COLUMN].nunique() == 1).all()
 
 
 def test_random_is_deterministic_by_seed(con):

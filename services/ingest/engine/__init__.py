@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 
@@ -162,14 +162,18 @@ def columns_of(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
 
 
 def create_view(
-    con: duckdb.DuckDBPyConnection, name: str, sql: str, params: Sequence[object] = ()
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    sql: str,
+    params: Sequence[object] | Mapping[str, object] = (),
 ) -> str:
     """CREATE VIEW `name` AS `sql`, with `params` bound to its `$n` / `?` markers; returns name.
 
     DuckDB cannot prepare CREATE VIEW, so the SELECT is bound as a relation and the engine writes
     the bound values into the view itself: no user text is spliced by us.
     """
-    relation = con.sql(sql, params=list(params)) if params else con.sql(sql)
+    bound = dict(params) if isinstance(params, Mapping) else list(params)
+    relation = con.sql(sql, params=bound) if params else con.sql(sql)
     relation.create_view(name, replace=False)
     return name
 

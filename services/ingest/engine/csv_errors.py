@@ -36,6 +36,12 @@ def encoding_error(where: str, encoding: str, line: int | None = None) -> Invali
     )
 
 
+def is_csv_error(exc: BaseException) -> bool:
+    """Whether DuckDB raised this while parsing a CSV file (not while running the recipe)."""
+    text = str(exc)
+    return "CSV Error on Line" in text or "Invalid unicode" in text
+
+
 def csv_failure(
     exc: duckdb.Error, path: str, encoding: str, names: Mapping[str, str] | None = None
 ) -> InvalidArgument:

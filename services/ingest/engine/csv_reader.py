@@ -10,7 +10,13 @@ from typing import Any
 import duckdb
 
 from aimass.ingest.v1 import ingest_pb2 as pb
-from services.ingest.engine import duckdb_type, quote_ident, reserved_check
+from services.ingest.engine import (
+    ROW_COLUMN,
+    create_view,
+    duckdb_type,
+    quote_ident,
+    reserved_check,
+)
 from services.ingest.engine.csv_errors import csv_failure, rejected_rows
 from services.ingest.engine.duck_types import common_type
 
@@ -122,6 +128,19 @@ def _resolved(given: pb.CsvOptions, options: dict[str, Any], encoding: str | Non
 class CsvRead:
     skipped_rows: int
     examples: list[pb.MalformedRow]
+
+
+def csv_view(con: duckdb.DuckDBPyConnection, view: str, paths: list[str], plan: CsvPlan) -> None:
+    """A view over the file(s) parsed on every scan, with ROW_COLUMN in file order (the streaming
+    row_number keeps the reader's order). Later passes parse again, which costs less than writing
+    the rows to a spilled temp table; a malformed row fails whichever pass reaches it first."""
+    call, params = _call("read_csv", dict(plan.options))
+    create_view(
+        con,
+        view,
+        f"SELECT row_number() OVER () - 1 AS {quote_ident(ROW_COLUMN)}, * FROM {call}",
+        {"path": paths, **params},
+    )
 
 
 def load_csv(

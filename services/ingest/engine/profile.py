@@ -1,9 +1,11 @@
 """The schema and per-column statistics of a table: the reference later used for drift.
 
-Everything is aggregated inside DuckDB in two passes over the table (never pulled into Python):
+Everything is aggregated inside DuckDB (never pulled into Python):
 pass one computes counts, nulls, distinct estimates (HyperLogLog), min / max / mean / std_samp
-(exact), quantiles (approx_quantile: a T-Digest estimate) and the top-10 candidates (approx_top_k);
-pass two the 10 equal-width histogram bins over [min, max] and the candidates' exact counts."""
+(exact) and quantiles (approx_quantile: a T-Digest estimate); pass two the 10 equal-width histogram
+bins over [min, max]. Top values are exact counts from a GROUP BY of their one column, for text
+and booleans that are not identifier-like (distinct values at most half the non-null values) and
+numbers with at most LOW_CARDINALITY distinct values."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ BINS = 10
 TOP = 10
 # Numeric columns with at most this many distinct values also get their top values.
 LOW_CARDINALITY = 20
+# Text with more distinct values than this share of its non-null values is identifier-like: no top.
+IDENTIFIER_SHARE = 0.5
 _ORDERED_TEXT = frozenset(
     {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS"}
     | {"TIMESTAMP_NS", "TIME", "VARCHAR", "UUID"}
@@ -71,9 +75,12 @@ class _Column:
         )
 
     def wants_top(self) -> bool:
+        """Text and booleans, unless nearly every value is distinct (an identifier: its top
+        values would each count once or twice), and low-cardinality numbers."""
+        stats = self.stats
         if is_string_type(self.type_name) or self.type_name == "BOOLEAN":
-            return True
-        return self.numeric and self.stats.distinct_estimate <= LOW_CARDINALITY
+            return stats.distinct_estimate <= max(TOP, IDENTIFIER_SHARE * stats.count)
+        return self.numeric and stats.distinct_estimate <= LOW_CARDINALITY
 
 
 def profile(con: duckdb.DuckDBPyConnection, view: str) -> list[common_pb2.ColumnStatistics]:
@@ -110,8 +117,6 @@ def _first_aggregates(column: _Column) -> dict[str, str]:
         aggregates.update(
             min_text=f"CAST(min({c}) AS VARCHAR)", max_text=f"CAST(max({c}) AS VARCHAR)"
         )
-    if is_string_type(column.type_name) or column.type_name == "BOOLEAN":
-        aggregates["top"] = f"approx_top_k(CAST({c} AS VARCHAR), {TOP})"
     return aggregates
 
 
@@ -149,25 +154,21 @@ def _fill_first(column: _Column, total: int) -> None:
 def _second_pass(con: duckdb.DuckDBPyConnection, view: str, columns: list[_Column]) -> None:
     params = Params()
     selected: list[str] = []
-    jobs: list[tuple[_Column, str]] = []
+    histogrammed: list[_Column] = []
     for column in columns:
         histogram = _histogram_sql(column, params)
         if histogram:
             selected.append(histogram)
-            jobs.append((column, "histogram"))
-        if column.wants_top():
-            selected.append(_top_sql(column, params))
-            jobs.append((column, "top"))
-    if not selected:
-        return
-    row = con.execute(
-        f"SELECT {', '.join(selected)} FROM {quote_ident(view)}", params.values
-    ).fetchall()[0]
-    for (column, job), value in zip(jobs, row, strict=True):
-        if job == "histogram":
+            histogrammed.append(column)
+    if selected:
+        row = con.execute(
+            f"SELECT {', '.join(selected)} FROM {quote_ident(view)}", params.values
+        ).fetchall()[0]
+        for column, value in zip(histogrammed, row, strict=True):
             _fill_histogram(column, dict(value or {}))
-        else:
-            _fill_top(column, dict(value or {}))
+    for column in columns:
+        if column.wants_top():
+            _fill_top(con, view, column)
 
 
 def _finite_range(column: _Column) -> tuple[float, float] | None:
@@ -211,16 +212,12 @@ def _fill_histogram(column: _Column, counts: dict[Any, Any]) -> None:
         )
 
 
-def _top_sql(column: _Column, params: Params) -> str:
+def _fill_top(con: duckdb.DuckDBPyConnection, view: str, column: _Column) -> None:
+    """The TOP most frequent values with their exact counts (ties by value): a GROUP BY over the
+    one column, whose size the distinct estimate bounds (identifier-like text never gets here)."""
     text = f"CAST({column.ident} AS VARCHAR)"
-    candidates = column.first.get("top")
-    if candidates is None:  # a low-cardinality numeric column: every value is a candidate
-        return f"histogram({text})"
-    wanted = params.bind([str(value) for value in candidates if value is not None])
-    return f"histogram({text}) FILTER (WHERE list_contains(CAST({wanted} AS VARCHAR[]), {text}))"
-
-
-def _fill_top(column: _Column, counts: dict[Any, Any]) -> None:
-    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
-    for value, count in ranked[:TOP]:
+    for value, count in con.execute(
+        f"SELECT {text} AS v, count(*) AS n FROM {quote_ident(view)} WHERE {column.ident} IS NOT "
+        f"NULL GROUP BY v ORDER BY n DESC, v LIMIT {TOP}"
+    ).fetchall():
         column.stats.top_values.append(common_pb2.ValueCount(value=str(value), count=int(count)))

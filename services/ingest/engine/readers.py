@@ -2,10 +2,13 @@
 Parquet parts of existing dataset versions. Each reader returns a view or temp table whose first
 column is ROW_COLUMN, the 0-based row order in the source (files in sorted name order).
 
-CSV and JSON Lines are loaded into a temp table in one pass (DuckDB spills it to its temp
-directory past the memory limit): that pass finds every malformed row, so the job fails with the
-line number, or counts what it skipped, before any step runs, and later passes do not parse text
-again. Parquet stays a view."""
+A UTF-8 (or natively decoded) CSV read with the default policy (fail on a malformed row) stays a
+view that parses the file on every scan: the recipe's statistics passes read only the columns they
+need, and writing the rows once more to a spilled temp table would cost more than parsing again.
+A malformed row then fails whichever pass meets it first; `ReadResult.csv_errors` turns that error
+into the same message with the line number. JSON Lines, transcoded CSV and CSV read with the skip
+policy are loaded into a temp table in one pass (DuckDB spills it past the memory limit), so the
+rejects are counted exactly once and every later pass sees the same rows. Parquet stays a view."""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from services.ingest.engine import (
     quote_ident,
     reserved_check,
 )
-from services.ingest.engine.csv_reader import load_csv, plan_csv
+from services.ingest.engine.csv_errors import csv_failure, is_csv_error
+from services.ingest.engine.csv_reader import CsvRead, csv_view, load_csv, plan_csv
 from services.ingest.engine.filesystems import (
     FileSet,
     check_size,
@@ -64,6 +68,23 @@ class ReadResult:
     bytes_total: int  # 0 when unknown
     skipped_rows: int = 0
     skipped_examples: list[pb.MalformedRow] = field(default_factory=list)  # at most 100
+    # Set when the view parses CSV on every scan: DuckDB path -> name shown, and the encoding,
+    # for `csv_error` to turn a parse error met by any later pass into INVALID_ARGUMENT.
+    parsed_files: dict[str, str] = field(default_factory=dict)
+    encoding: str = ""
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the rows are in DuckDB already (or mapped, as Parquet): counting is cheap."""
+        return not self.parsed_files
+
+    def csv_error(self, exc: duckdb.Error) -> InvalidArgument | None:
+        """The message for a CSV parse error in this source's files; None for any other error."""
+        if self.loaded or not is_csv_error(exc):
+            return None
+        if not any(path in str(exc) for path in self.parsed_files):
+            return None
+        return csv_failure(exc, "", self.encoding, self.parsed_files)
 
 
 def detect_format(files: FileSet) -> pb.FileFormat:
@@ -112,7 +133,14 @@ def read_file(
         _parquet(con, name, files.paths, list(source.columns), sample_rows)
     else:
         _text(con, files, resolved, skip, sample_rows, result)
-    if _no_rows(con, name):
+    try:
+        empty = _no_rows(con, name)
+    except duckdb.Error as exc:
+        failure = result.csv_error(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    if empty:
         raise _empty(files)
     return result
 
@@ -135,6 +163,8 @@ def _text(
             raise _empty(files)
     else:
         _csv(con, table, files, resolved, skip, sample_rows, result)
+        if not result.loaded:
+            return
     # A new table's rowid is its insertion (file) order: the row column costs nothing.
     con.execute(
         f"CREATE TEMP VIEW {quote_ident(result.view)} AS SELECT rowid AS "
@@ -172,7 +202,12 @@ def _csv(
         plan = plan_csv(con, paths[0], resolved, encoding, names)
         if not plan.columns:
             raise InvalidArgument(f"{files.location!r} has no columns: check the CSV options")
-        read = load_csv(con, name, paths, plan, skip, names, sample_rows)
+        if not (skip or transcoded or sample_rows):
+            csv_view(con, result.view, paths, plan)
+            result.parsed_files, result.encoding = names, display_name(codec)
+            read = CsvRead(0, [])
+        else:
+            read = load_csv(con, name, paths, plan, skip, names, sample_rows)
     finally:
         for path in transcoded:
             with contextlib.suppress(OSError):

@@ -1,15 +1,20 @@
 """Train / validation / test splits as a SPLIT_COLUMN on the table, stored with the version so every
 consumer sees the same rows.
 
-RANDOM and STRATIFIED rank rows by a seeded hash of ROW_COLUMN (a splitmix-style integer mix
-written in SQL, so the assignment is the same on every machine and DuckDB version) and cut the
-ranking at the rounded cumulative fractions: part sizes are exact to the row and sum to the row
-count. TIME cuts the rows ordered by a column (ties stay together); GROUP sends whole groups,
-ordered by a seeded MD5 of the group value, to one part (row fractions hold approximately)."""
+RANDOM ranks rows by DuckDB's 64-bit hash of the seed and the row's values (not its position: a
+pass that numbers the rows of a CSV runs on one thread, and identical rows stay together). Up to
+EXACT_RANDOM_SPLIT_ROWS rows the ranking is cut at the rounded cumulative fractions, so part sizes
+are exact to the row; above, each row goes by its hash against the fractions of 2^64 in the pass
+that writes it, as Spark's randomSplit does (sizes within a small fraction of a percent). The hash
+is DuckDB's: a rebuild with the same DuckDB release assigns the same rows. STRATIFIED ranks each
+class by the same hash (ties by row) and cuts it exactly. TIME cuts the rows ordered by a column
+(ties stay together); GROUP sends whole groups, ordered by a seeded MD5 of the group value, to one
+part (row fractions hold approximately)."""
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import duckdb
 
@@ -35,55 +40,21 @@ from services.ingest.engine.split_methods import (
 )
 
 ALL = "all"
+# Random splits of at most this many rows are exact to the row; larger ones go row by row.
+EXACT_RANDOM_SPLIT_ROWS = 1_000_000
 TOLERANCE = 1e-9
-_MASK32 = 0xFFFFFFFF
-# murmur3's 32-bit finaliser as macros over UBIGINT (every product stays below 2^64).
-_MACROS = (
-    "CREATE OR REPLACE TEMP MACRO aimass_mix1(h) AS (xor(h, h >> 16) * 2246822507::UBIGINT) "
-    "& 4294967295::UBIGINT",
-    "CREATE OR REPLACE TEMP MACRO aimass_mix2(h) AS (xor(h, h >> 13) * 3266489909::UBIGINT) "
-    "& 4294967295::UBIGINT",
-    "CREATE OR REPLACE TEMP MACRO aimass_fmix32(h) AS "
-    "xor(aimass_mix2(aimass_mix1(h)), aimass_mix2(aimass_mix1(h)) >> 16)",
-)
-
-
-def fmix32(value: int) -> int:
-    value ^= value >> 16
-    value = (value * 0x85EBCA6B) & _MASK32
-    value ^= value >> 13
-    value = (value * 0xC2B2AE35) & _MASK32
-    return value ^ (value >> 16)
-
-
-def row_hash(row: int, seed: int) -> int:
-    """The hash `aimass_row_hash` computes in SQL, in Python (documentation and tests)."""
-    low = fmix32((row & _MASK32) ^ (seed & _MASK32))
-    high = fmix32((row >> 32) ^ low ^ (((seed >> 32) & _MASK32) ^ 0x9E3779B9))
-    return (high << 32) | fmix32(low ^ high ^ 0x7F4A7C15)
-
-
-def hashed(con: duckdb.DuckDBPyConnection, source: str, seed: int, params: Params) -> str:
-    """`source` (a SELECT with ROW_COLUMN) with HASH_COLUMN added: the seeded UBIGINT hash of
-    ROW_COLUMN, as `row_hash` computes it. Layered so each step is computed once per row."""
-    for macro in _MACROS:
-        con.execute(macro)
-    low = params.bind(seed & _MASK32)
-    high = params.bind(((seed >> 32) & _MASK32) ^ 0x9E3779B9)
-    row = f"CAST({quote_ident(ROW_COLUMN)} AS UBIGINT)"
-    return (
-        f"SELECT * EXCLUDE (_aimass_lo, _aimass_hi), (_aimass_hi << 32) | aimass_fmix32("
-        f"xor(xor(_aimass_lo, _aimass_hi), 2135587861::UBIGINT)) AS {HASH_COLUMN} FROM ("
-        f"SELECT *, aimass_fmix32(xor(xor({row} >> 32, _aimass_lo), CAST({high} AS UBIGINT))) "
-        f"AS _aimass_hi FROM (SELECT *, aimass_fmix32(xor({row} & 4294967295::UBIGINT, "
-        f"CAST({low} AS UBIGINT))) AS _aimass_lo FROM ({source})))"
-    )
 
 
 def assign_split(
-    con: duckdb.DuckDBPyConnection, view: str, spec: pb.SplitSpec | None, prefix: str
-) -> tuple[str, dict[str, int]]:
-    """A view with SPLIT_COLUMN added (replacing one the input has), and its rows per split.
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    spec: pb.SplitSpec | None,
+    prefix: str,
+    exact_rows: int = EXACT_RANDOM_SPLIT_ROWS,
+) -> tuple[str, dict[str, int] | None]:
+    """A view with SPLIT_COLUMN added (replacing one the input has), and its rows per split, or
+    None where they are only known once the view has been read (a random split of more than
+    `exact_rows` rows).
 
     No spec (or method UNSPECIFIED): every row in "all", except that rows of a dataset version
     keep the split they have."""
@@ -94,10 +65,11 @@ def assign_split(
     plan = _plan(spec, columns)
     params = Params()
     if spec.method == pb.SPLIT_METHOD_RANDOM:
-        sql = _random(con, view, plan, params)
-    elif spec.method == pb.SPLIT_METHOD_STRATIFIED:
+        sql, sizes = _random(con, view, plan, params, exact_rows)
+        return create_view(con, names.next(), sql, params.values), sizes
+    if spec.method == pb.SPLIT_METHOD_STRATIFIED:
         source = f"SELECT {plan.keep_columns()} FROM {quote_ident(view)}"
-        sql = stratified_split(plan, hashed(con, source, spec.seed, params), params)
+        sql = stratified_split(plan, content_hashed(plan, source, params), params)
     elif spec.method == pb.SPLIT_METHOD_TIME:
         sql = time_split(con, view, plan, params, columns[spec.column])
     else:
@@ -162,16 +134,42 @@ def _check_fractions(spec: pb.SplitSpec) -> None:
         raise InvalidArgument(f"split fractions sum to {total:.12g}; they must sum to 1")
 
 
-def _random(con: duckdb.DuckDBPyConnection, view: str, plan: SplitPlan, params: Params) -> str:
-    """Cut the hash ranking at the boundaries: each cut is the (hash, row) pair at its rank, so
-    the view compares every row with k-1 constants instead of sorting the table again."""
-    rows = int(con.execute(f"SELECT count(*) FROM {quote_ident(view)}").fetchall()[0][0])
+def content_hashed(plan: SplitPlan, source: str, params: Params) -> str:
+    """`source` with HASH_COLUMN added: DuckDB's 64-bit hash of the seed and every user column.
+
+    A row's hash depends on its values only, never on its position, so no pass has to number the
+    rows (numbering a CSV scan serialises it), and identical rows always land in the same part."""
+    columns = [c for c in plan.view_columns if c not in (ROW_COLUMN, SPLIT_COLUMN)]
+    seed = params.bind(plan.spec.seed)
+    values = ", ".join(quote_ident(column) for column in columns)
+    return f"SELECT *, hash(CAST({seed} AS UBIGINT), {values}) AS {HASH_COLUMN} FROM ({source})"
+
+
+def _random(
+    con: duckdb.DuckDBPyConnection, view: str, plan: SplitPlan, params: Params, exact_rows: int
+) -> tuple[str, dict[str, int] | None]:
+    """Up to `exact_rows` rows: the (hash, row) ranking cut at the rounded cumulative fractions,
+    so sizes are exact; more: each row by its hash against the fractions of 2^64, decided in the
+    pass that writes it (the sizes are counted afterwards)."""
+    source = f"SELECT {plan.keep_columns()} FROM {quote_ident(view)}"
+    rows = int(
+        con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {quote_ident(view)} LIMIT {int(exact_rows) + 1})"
+        ).fetchall()[0][0]
+    )
+    if rows > exact_rows:
+        branches = [
+            f"WHEN {HASH_COLUMN} < CAST({params.bind(_threshold(fraction))} AS UBIGINT) "
+            f"THEN {params.bind(name)}"
+            for fraction, name in zip(plan.cumulative[:-1], plan.names, strict=False)
+        ]
+        return _assigned(plan, content_hashed(plan, source, params), branches, params), None
     cuts = cut_ranks(rows, plan.cumulative)
     found: dict[int, tuple[int, int]] = {}
     row = quote_ident(ROW_COLUMN)
     if cuts and min(cuts) < rows:
         local = Params()
-        ranks = hashed(con, f"SELECT {row} FROM {quote_ident(view)}", plan.spec.seed, local)
+        ranks = content_hashed(plan, source, local)
         wanted = local.bind(sorted(set(cuts)))
         ranked = (
             f"SELECT rn, h, r FROM (SELECT {HASH_COLUMN} AS h, {row} AS r, row_number() OVER "
@@ -192,14 +190,26 @@ def _random(con: duckdb.DuckDBPyConnection, view: str, plan: SplitPlan, params: 
         branches.append(
             f"WHEN {HASH_COLUMN} < {h} OR ({HASH_COLUMN} = {h} AND {row} < {r}) THEN {name}"
         )
+    edges = [0, *cuts, rows]
+    sizes = {name: edges[i + 1] - edges[i] for i, name in enumerate(plan.names)}
+    return _assigned(plan, content_hashed(plan, source, params), branches, params), sizes
+
+
+def _threshold(fraction: float) -> int:
+    """The UBIGINT below which a hash falls with probability `fraction` (exact arithmetic)."""
+    return min(2**64 - 1, math.floor(Fraction(fraction) * 2**64))
+
+
+def _assigned(plan: SplitPlan, hashed_source: str, branches: list[str], params: Params) -> str:
     last = params.bind(plan.names[-1])
-    source = hashed(
-        con, f"SELECT {plan.keep_columns()} FROM {quote_ident(view)}", plan.spec.seed, params
-    )
     return (
         f"SELECT * EXCLUDE ({HASH_COLUMN}), CASE {' '.join(branches)} ELSE {last} END AS "
-        f"{quote_ident(SPLIT_COLUMN)} FROM ({source})"
+        f"{quote_ident(SPLIT_COLUMN)} FROM ({hashed_source})"
     )
+
+
+def split_names(spec: pb.SplitSpec) -> list[str]:
+    return [part.name for part in spec.parts]
 
 
 def counts(con: duckdb.DuckDBPyConnection, view: str, names: list[str]) -> dict[str, int]:
