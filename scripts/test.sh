@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README, and what .ci/run runs): install the project from its own files, make
-# sure NATS and PostgreSQL answer on their usual ports (starting them if nothing does), run pytest.
+# sure NATS, PostgreSQL and MariaDB answer on their usual ports (starting them if nothing does),
+# run pytest.
 #
 #   bash scripts/test.sh [pytest arguments...]
 #
-# Overridable: PYTHON (for creating .venv), AIMASS_TEST_PG_URL, AIMASS_TEST_NATS_URL.
+# Overridable: PYTHON (for creating .venv), AIMASS_TEST_PG_URL, AIMASS_TEST_NATS_URL,
+# AIMASS_TEST_MYSQL_URL.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -80,15 +82,53 @@ if ! pg_ok test; then
 fi
 pg_ok test || fail "psql -h 127.0.0.1 -U postgres -d test fails"
 
-# -- 4. lint and types, then the tests ---------------------------------------------------------
+# -- 4. MariaDB on 127.0.0.1:3306, user root without password over TCP, database test ----------
+my_ok() {  # "$@": a database to use
+  mysql --protocol=TCP -h 127.0.0.1 -P 3306 -u root --connect-timeout=5 -e 'select 1' "$@" \
+    >/dev/null 2>&1
+}
+my_admin() { mysql --protocol=SOCKET -u root -e "$1"; }  # as the system's root: unix_socket auth
+
+if port_open 127.0.0.1 3306; then
+  log "MariaDB answers on 127.0.0.1:3306"
+else
+  [[ -x /usr/sbin/mariadbd ]] || apt_install mariadb-server
+  log "starting MariaDB"
+  if ! { service mariadb start >/dev/null 2>&1 && wait_port 127.0.0.1 3306 30; }; then
+    install -d -o mysql -g mysql /run/mysqld  # its socket and pid file
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql \
+      || fail "could not start /usr/sbin/mariadbd"
+    wait_port 127.0.0.1 3306 60 || fail "MariaDB did not start on 127.0.0.1:3306"
+  fi
+fi
+command -v mysql >/dev/null || apt_install mariadb-client
+if ! my_ok; then
+  log "letting root connect to MariaDB from 127.0.0.1 without a password"
+  my_admin "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';
+    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION" ||
+    fail "cannot connect as root@127.0.0.1:3306 nor as root over MariaDB's socket"
+  # without skip-name-resolve a connection from 127.0.0.1 may count as root@localhost, which
+  # Debian lets in over the socket only: give that account an empty password too
+  my_ok || my_admin "ALTER USER 'root'@'localhost'
+    IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" || true
+  my_ok || fail "still cannot connect as root@127.0.0.1:3306"
+fi
+if ! my_ok test; then
+  log "creating MariaDB database test"
+  mysql --protocol=TCP -h 127.0.0.1 -P 3306 -u root -e 'CREATE DATABASE IF NOT EXISTS test'
+fi
+my_ok test || fail "mysql -h 127.0.0.1 -u root test fails"
+
+# -- 5. lint and types, then the tests ---------------------------------------------------------
 log "ruff and mypy"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check services aimass tests bench scripts
 .venv/bin/mypy services aimass/*.py aimass/local scripts/gen_protos.py bench
 
-# -- 5. the tests ------------------------------------------------------------------------------
+# -- 6. the tests ------------------------------------------------------------------------------
 export AIMASS_TEST_PG_URL=${AIMASS_TEST_PG_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}
 export AIMASS_TEST_NATS_URL=${AIMASS_TEST_NATS_URL:-nats://127.0.0.1:4222}
+export AIMASS_TEST_MYSQL_URL=${AIMASS_TEST_MYSQL_URL:-mysql+pymysql://root@127.0.0.1:3306/test}
 log "pytest $*"
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

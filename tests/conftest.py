@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: where the real NATS and PostgreSQL are, fresh databases."""
+"""Fixtures every test folder shares: where the real NATS, PostgreSQL and MariaDB are, fresh
+databases."""
 
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ from sqlalchemy.engine import make_url
 PG_URL_ENV = "AIMASS_TEST_PG_URL"
 NATS_URL_ENV = "AIMASS_TEST_NATS_URL"
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+MYSQL_URL_ENV = "AIMASS_TEST_MYSQL_URL"
+DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 
 def pg_test_url() -> str:
     return os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+
+
+def mysql_test_url() -> str:
+    """The MariaDB (or MySQL) test server: a user that may create tables, users and functions."""
+    return os.environ.get(MYSQL_URL_ENV, DEFAULT_MYSQL_URL)
 
 
 def nats_url() -> str:
@@ -66,6 +74,12 @@ async def delete_streams(url: str, prefix: str) -> None:
                     pass
     finally:
         await nc.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The MariaDB test server's SQLAlchemy URL (AIMASS_TEST_MYSQL_URL)."""
+    return mysql_test_url()
 
 
 @pytest.fixture
