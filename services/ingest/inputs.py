@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
-from services.common.db import utcnow
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.store import ArtifactStore
 from services.ingest import convert, models
@@ -18,7 +17,7 @@ from services.ingest.core import Caller
 from services.ingest.pipeline import SourceInput
 from services.ingest.registry_client import RegistryClient
 from services.ingest.secrets import SecretResolver
-from services.ingest.urls import UrlPolicy, check_file_url, local_path
+from services.ingest.urls import UrlPolicy, check_file_url, check_sqlite_url, local_path
 
 S3_USER_OPTION = "key"
 S3_SECRET_OPTION = "secret"
@@ -99,8 +98,8 @@ class InputResolver:
             upload = await session.get(models.Upload, file.upload_id)
             if upload is None or upload.project_id != project_id:
                 raise NotFound(f"upload {file.upload_id!r} does not exist in this project")
-            if upload.expires_at <= utcnow():
-                raise FailedPrecondition(f"upload {upload.id} has expired; upload the file again")
+            # Expiry is checked when a recipe is accepted (previews.py): an upload a queued job
+            # needs is kept past its expiry for that job, which must then be able to read it.
             location = await self._local(upload.store_key, folder)
             out.descriptions.append(
                 rpb.SourceDescription(
@@ -125,6 +124,7 @@ class InputResolver:
     async def _sql(
         self, session: AsyncSession, project_id: str, source: pb.Source, out: ResolvedInputs
     ) -> SourceInput:
+        check_sqlite_url(source.sql.url, self.policy, f"source {source.alias!r} sql.url")
         password = await self._secret(session, project_id, source.sql.credentials)
         what = source.sql.table or "query"
         out.descriptions.append(
@@ -151,7 +151,7 @@ class InputResolver:
         version = await self.registry.dataset_version(
             caller, spec.dataset_version_id, spec.dataset, spec.version
         )
-        prefix = self.store.key_for(version.uri)
+        prefix = self.version_prefix(version)
         keys = [k for k in await self.store.list_keys(prefix) if k.endswith(".parquet")]
         if not keys:
             raise FailedPrecondition(
@@ -169,6 +169,18 @@ class InputResolver:
             )
         )
         return SourceInput(source=effective, parquet_files=files)
+
+    def version_prefix(self, version: rpb.DatasetVersion) -> str:
+        """Where a version's parts are in the store; FAILED_PRECONDITION when it was registered
+        with a URI outside it (nothing the caller can fix in the request)."""
+        try:
+            return self.store.key_for(version.uri)
+        except InvalidArgument:
+            raise FailedPrecondition(
+                f"dataset version {version.dataset}@{version.version} is stored at "
+                f"{version.uri[:200]!r}, outside the artifact store ingest reads; it cannot be "
+                "read here"
+            ) from None
 
     async def _local(self, key: str, folder: Path) -> str:
         """A local path of a store object: itself on file://, else a download into ``folder``."""

@@ -80,6 +80,7 @@ class JobService:
         recipe = pb.Recipe()
         recipe.CopyFrom(request.recipe)
         _validate_target(request.target)
+        await self._check_sharing(caller, request.target)
         validate_text(request.idempotency_key, "idempotency_key", 128)
         if request.idempotency_key:
             existing = await self._by_key(project.id, request.idempotency_key)
@@ -106,6 +107,36 @@ class JobService:
         except Exception:
             await self._end_run(caller, run.id, rpb.RUN_STATUS_FAILED, "the job was not recorded")
             raise
+
+    async def _check_sharing(self, caller: Caller, target: pb.IngestTarget) -> None:
+        """The sharing of the dataset the job creates, checked now: the worker applies it only
+        after the whole ingest ran, and a dataset it created stays unshared if that fails."""
+        if not target.create_dataset or not target.HasField("sharing"):
+            return
+        sharing = target.sharing
+        if sharing.visibility == common_pb2.VISIBILITY_UNSPECIFIED:
+            if sharing.shared_with:
+                raise InvalidArgument(
+                    "target.sharing.visibility is required with shared_with: PRIVATE, SHARED or "
+                    "PUBLIC"
+                )
+            return
+        if sharing.visibility not in common_pb2.Visibility.values():
+            raise InvalidArgument(
+                f"target.sharing.visibility {sharing.visibility} is not PRIVATE, SHARED or PUBLIC"
+            )
+        if sharing.visibility == common_pb2.VISIBILITY_SHARED and not sharing.shared_with:
+            raise InvalidArgument(
+                "target.sharing: SHARED needs at least one project in shared_with"
+            )
+        for name in dict.fromkeys(sharing.shared_with):
+            validate_name(name, "target.sharing.shared_with project")
+            try:
+                await self.ctx.registry.project(Caller(caller.actor, name))
+            except NotFound:
+                raise NotFound(
+                    f"target.sharing.shared_with names project {name!r}, which does not exist"
+                ) from None
 
     async def _create_run(
         self, caller: Caller, job_id: str, dataset: str, parents: list[str]
@@ -170,13 +201,13 @@ class JobService:
         project = await self.ctx.registry.project(caller)
         async with self.ctx.db.read() as session:
             if request.WhichOneof("key") == "dataset_version_id":
+                version_id = require(request.dataset_version_id, "dataset_version_id")
                 query = select(J).where(
-                    J.project_id == project.id, J.dataset_version_id == request.dataset_version_id
+                    J.project_id == project.id, J.dataset_version_id == version_id
                 )
                 row = (await session.execute(query)).scalars().first()
                 if row is None:
-                    version = request.dataset_version_id
-                    raise NotFound(f"no ingest job of this project produced version {version!r}")
+                    raise NotFound(f"no ingest job of this project produced version {version_id!r}")
                 return convert.job(row)
             return convert.job(await owned_job(session, project.id, request.job_id))
 
@@ -221,9 +252,11 @@ class JobService:
             if row.state in TERMINAL:
                 raise FailedPrecondition(f"ingest job {row.id} already ended ({row.state})")
             row.cancel_reason, row.updated_at = reason, utcnow()
-            if row.state == "queued":
+            if row.state == "queued" and not row.output_prefixes:
                 row.state, row.finished_at, row.error = "cancelled", utcnow(), reason
             else:
+                # running, or queued for a retry after an attempt that committed parts: the
+                # worker of the next delivery stops it and removes what the attempts wrote
                 row.state = "cancelling"
             message = convert.job(row)
         if message.state == pb.INGEST_JOB_STATE_CANCELLED:

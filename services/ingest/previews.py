@@ -42,6 +42,16 @@ class PreviewService:
     async def check(self, caller: Caller, project_id: str, recipe: pb.Recipe) -> list[str]:
         """Validate a recipe for submission; dataset sources are pinned to a version id (in
         place). Returns those version ids (the new version's parents)."""
+        parents = await self._accept(caller, project_id, recipe)
+        if self.ctx.settings.ingest_validate_sample_rows:
+            await self._dry_run(
+                caller, project_id, recipe, self.ctx.settings.ingest_validate_sample_rows, 1
+            )
+        return parents
+
+    async def _accept(self, caller: Caller, project_id: str, recipe: pb.Recipe) -> list[str]:
+        """The recipe's structure, then its sources: saved ones and uploads of this project,
+        uploads not expired, dataset sources visible and pinned (in place); returns the pins."""
         validate_recipe(recipe, self.ctx.policy)
         parents: list[str] = []
         async with self.ctx.db.read() as session:
@@ -57,10 +67,6 @@ class PreviewService:
                         raise FailedPrecondition(f"upload {upload.id} expired; upload it again")
                 elif kind == "dataset":
                     parents.append(await self._pin(caller, source.dataset))
-        if self.ctx.settings.ingest_validate_sample_rows:
-            await self._dry_run(
-                caller, project_id, recipe, self.ctx.settings.ingest_validate_sample_rows, 1
-            )
         return parents
 
     async def _pin(self, caller: Caller, spec: pb.DatasetSource) -> str:
@@ -108,10 +114,7 @@ class PreviewService:
         limit = _bounded(request.limit, DEFAULT_LIMIT, MAX_LIMIT, "limit")
         recipe = pb.Recipe()
         recipe.CopyFrom(request.recipe)
-        validate_recipe(recipe, self.ctx.policy)
-        for source in recipe.sources:
-            if source.WhichOneof("kind") == "dataset":
-                await self._pin(caller, source.dataset)
+        await self._accept(caller, project.id, recipe)
         output = await self._dry_run(caller, project.id, recipe, sample, limit)
         assert output.preview is not None
         _strip_inline_secrets(output.preview.resolved_recipe)
@@ -129,7 +132,7 @@ class PreviewService:
         if request.split and request.split not in version.split_rows:
             shown = ", ".join(sorted(version.split_rows)) or "none"
             raise InvalidArgument(f"version has no split {request.split!r}; its splits: {shown}")
-        prefix = self.ctx.store.key_for(version.uri)
+        prefix = self.ctx.resolver.version_prefix(version)
         keys = sorted(k for k in await self.ctx.store.list_keys(prefix) if k.endswith(".parquet"))
         names = [field.name for field in fields]
         table = await asyncio.to_thread(self._first_rows, keys, names, request.split, limit)

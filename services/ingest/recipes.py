@@ -13,7 +13,7 @@ from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import InvalidArgument
 from services.common.validation import validate_key, validate_name, validate_text
 from services.ingest.engine.sql_guard import check_query, parse_url, split_table
-from services.ingest.urls import UrlPolicy, check_file_url
+from services.ingest.urls import UrlPolicy, check_file_url, check_sqlite_url
 
 MAX_SOURCES = 64
 MAX_STEPS = 500
@@ -60,7 +60,7 @@ def validate_source(source: pb.Source, where: str, policy: UrlPolicy) -> None:
     if kind == "file":
         validate_file(source.file, f"{where}.file", policy)
     elif kind == "sql":
-        validate_sql(source.sql, f"{where}.sql")
+        validate_sql(source.sql, f"{where}.sql", policy)
     elif kind == "dataset":
         if not source.dataset.dataset_version_id and not source.dataset.dataset:
             raise InvalidArgument(f"{where}.dataset: give dataset_version_id, or dataset")
@@ -93,10 +93,11 @@ def validate_file(source: pb.FileSource, where: str, policy: UrlPolicy) -> None:
             )
 
 
-def validate_sql(source: pb.SqlSource, where: str) -> None:
+def validate_sql(source: pb.SqlSource, where: str, policy: UrlPolicy) -> None:
     if not source.url:
         raise InvalidArgument(f"{where}.url is required (a SQLAlchemy URL without password)")
     parse_url(source.url, source.credentials.username, None)  # no password, a known database
+    check_sqlite_url(source.url, policy, f"{where}.url")
     if source.chunk_rows < 0:
         raise InvalidArgument(f"{where}.chunk_rows cannot be negative")
     if source.WhichOneof("read") == "query":

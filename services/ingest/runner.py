@@ -5,6 +5,9 @@ Parts go to ``datasets/<dataset>/<job id>-<attempt>/``. The version is registere
 ``idempotency_key = job id``, so a job redelivered after a crash never makes two versions: if an
 earlier attempt already registered one, the registry returns it and this attempt's parts are
 removed; otherwise the earlier attempts' folders are the ones removed.
+
+The consumer allows one delivery more than AIMASS_INGEST_MAX_DELIVER attempts: that last one only
+records the job FAILED when the worker of its last attempt died (nobody else would).
 """
 
 from __future__ import annotations
@@ -85,19 +88,21 @@ class JobRunner:
                 result = await self._execute(claim, token, work_dir)
             await self._finish(claim, "succeeded", result=result)
         except JobCancelled:
-            await self._discard(claim)
-            await self._finish(claim, "cancelled", "cancelled")
+            await self._end_without_version(claim, "cancelled", "cancelled")
         except DEFINITIVE as exc:
-            await self._discard(claim)
-            await self._finish(claim, "failed", exc.message)
+            await self._end_without_version(claim, "failed", exc.message)
         except Exception as exc:
-            await self._retry_or_fail(claim, delivery, exc)
+            await self._retry_or_fail(claim, exc)
         finally:
             self.tokens.pop(claim.job.id, None)
             await asyncio.to_thread(shutil.rmtree, work_dir, True)
 
+    @property
+    def max_attempts(self) -> int:
+        return self.ctx.settings.ingest_max_deliver
+
     async def _claim(self, job_id: str, attempt: int) -> Claim | None:
-        cancelled: Claim | None = None
+        ending: tuple[str, str] | None = None
         async with self.ctx.db.sessions() as session, session.begin():
             query = select(models.IngestJob).where(models.IngestJob.id == job_id)
             job = (await session.execute(query.with_for_update())).scalar_one_or_none()
@@ -108,13 +113,20 @@ class JobRunner:
                 logger.info("ingest job %s already %s; dropping its task", job_id, job.state)
                 return None
             if job.state == "cancelling":
-                cancelled = claim
+                ending = ("cancelled", "cancelled")
+            elif attempt > self.max_attempts:
+                done = job.attempt or self.max_attempts
+                ending = (
+                    "failed",
+                    f"gave up after {done} attempt{'s' if done != 1 else ''}: the worker running "
+                    "the last one stopped (crashed or was killed)",
+                )
             else:
                 job.state, job.attempt, job.worker = "running", attempt, self.worker_id
                 job.started_at = job.started_at or utcnow()
                 job.updated_at = utcnow()
-        if cancelled is not None:
-            await self._finish(cancelled, "cancelled", "cancelled")
+        if ending is not None:
+            await self._end_without_version(claim, *ending)
             return None
         logger.info("ingest job %s: attempt %d on %s", job_id, attempt, self.worker_id)
         return claim
@@ -173,30 +185,39 @@ class JobRunner:
             row.output_prefixes = [*row.output_prefixes, prefix]
             claim.job.output_prefixes = list(row.output_prefixes)
 
-    async def _discard(self, claim: Claim) -> None:
-        """The job ends without a version: remove every folder its attempts committed."""
-        await _delete_prefixes(self.ctx, list(claim.job.output_prefixes))
-
-    async def _discard_unregistered(self, claim: Claim) -> None:
-        """Remove the parts unless a registration that seemed to fail made the version after all
-        (kept when the registry cannot tell)."""
+    async def _end_without_version(self, claim: Claim, state: str, error: str) -> None:
+        """End the job ``state`` (cancelled / failed), removing every folder its attempts
+        committed. If one of them registered the version after all (its worker died, or the
+        registry's answer was lost), that complete version is the job's result and stays."""
+        async with self.ctx.db.read() as session:
+            row = await session.get(models.IngestJob, claim.job.id)
+            if row is not None:  # attempts of other workers may have added theirs
+                claim.job.output_prefixes = list(row.output_prefixes)
+        prefixes = list(claim.job.output_prefixes)
         target = from_json(claim.job.target, pb.IngestTarget)
         try:
-            if await find_registered(self.ctx, claim.caller, claim.job, target) is None:
-                await self._discard(claim)
+            registered = await find_registered(self.ctx, claim.caller, claim.job, target)
         except AimassError as exc:
             logger.warning("ingest job %s: parts kept, registry unsure: %s", claim.job.id, exc)
+            await self._finish(claim, state, error)
+            return
+        if registered is not None:
+            kept = self.ctx.store.key_for(registered.uri)
+            await _delete_prefixes(self.ctx, [p for p in prefixes if p != kept])
+            await self._finish(claim, "succeeded", result=result_of(registered))
+            return
+        await _delete_prefixes(self.ctx, prefixes)
+        await self._finish(claim, state, error)
 
-    async def _retry_or_fail(self, claim: Claim, delivery: Delivery, exc: Exception) -> None:
+    async def _retry_or_fail(self, claim: Claim, exc: Exception) -> None:
         if isinstance(exc, AimassError):
             message = exc.message
             logger.warning("ingest job %s attempt %d: %s", claim.job.id, claim.attempt, message)
         else:
             message = "internal error"
             logger.exception("ingest job %s attempt %d failed", claim.job.id, claim.attempt)
-        if delivery.is_last_attempt:
-            await self._discard_unregistered(claim)
-            await self._finish(
+        if claim.attempt >= self.max_attempts:
+            await self._end_without_version(
                 claim, "failed", f"gave up after {claim.attempt} attempts: {message}"
             )
             return

@@ -69,9 +69,11 @@ def _local_key(path: Path) -> bytes:
 def validate_ref(ref: str, settings: IngestSettings) -> str:
     kind, _, value = ref.partition(":")
     if kind not in REF_KINDS or not value:
+        # not echoed: a secret pasted here by mistake must not come back in an error
         raise InvalidArgument(
-            f"secret_ref {ref[:40]!r} is not a reference: use env:NAME, file:/path, "
-            "stored:<id> or source:<id>"
+            "secret_ref is not a reference (its value is not shown, in case it is a secret): "
+            "use env:NAME, file:/path, stored:<id> or source:<id>, or put the secret itself in "
+            "credentials.secret"
         )
     if kind == "env" and not value.startswith(settings.ingest_secret_env_prefix):
         raise InvalidArgument(

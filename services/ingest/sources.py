@@ -74,7 +74,7 @@ class SourceService:
             file.CopyFrom(request.file)
             return kind, file
         if kind == "sql":
-            validate_sql(request.sql, "sql")
+            validate_sql(request.sql, "sql", self.ctx.policy)
             sql = pb.SqlSource()
             sql.CopyFrom(request.sql)
             return kind, sql

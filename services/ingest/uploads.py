@@ -3,6 +3,7 @@ SHA-256, then usable as a source by its id until it expires."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -10,12 +11,14 @@ from pathlib import PurePosixPath
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.db import utcnow
-from services.common.errors import InvalidArgument
+from services.common.errors import AimassError, InvalidArgument
 from services.common.store import PutResult
 from services.common.validation import require
 from services.ingest import convert, models
 from services.ingest.context import IngestContext
 from services.ingest.core import Caller, new_id
+
+logger = logging.getLogger(__name__)
 
 SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -77,6 +80,11 @@ class UploadService:
                 received += len(message.chunk)
                 if received > limit:
                     raise InvalidArgument(_too_large(received, limit))
+                if header.size_bytes and received > header.size_bytes:
+                    raise InvalidArgument(
+                        f"the header declared {header.size_bytes} bytes but more arrived; "
+                        "declare the file's real size (or 0 when unknown)"
+                    )
                 yield message.chunk
 
         async with self.ctx.store.staged(prefix) as stage:
@@ -92,7 +100,18 @@ class UploadService:
                     "or the header is wrong: send it again"
                 )
             await stage.commit()
-        return await self._record(actor, project.id, upload_id, header.file_name, put)
+        try:
+            return await self._record(actor, project.id, upload_id, header.file_name, put)
+        except BaseException:
+            # not recorded (database down, caller gone): no row will ever let GC find the file
+            await self._forget(prefix)
+            raise
+
+    async def _forget(self, prefix: str) -> None:
+        try:
+            await self.ctx.store.delete_prefix(prefix)
+        except AimassError as exc:
+            logger.warning("unrecorded upload %s not removed: %s", prefix, exc.message)
 
     async def _record(
         self, actor: str, project_id: str, upload_id: str, file_name: str, put: PutResult

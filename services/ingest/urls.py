@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy.engine import make_url
+
 from services.common.errors import InvalidArgument
 from services.ingest.config import IngestSettings
 
@@ -26,6 +28,8 @@ class UrlPolicy:
             settings.resolved_store_url(),
             settings.work_dir().as_uri(),
             settings.secret_key_file().as_uri(),
+            # file: secret references live here; a broad allowed prefix must not expose them
+            *(Path(directory).resolve().as_uri() for directory in settings.ingest_secret_dirs),
         ]
         return cls(
             allowed=tuple(normalise(p, "allowed prefix") for p in settings.allowed_url_prefixes()),
@@ -71,8 +75,8 @@ def check_file_url(url: str, policy: UrlPolicy, where: str = "url") -> str:
     canonical = normalise(url, where)
     if any(_under(canonical, prefix) for prefix in policy.denied):
         raise InvalidArgument(
-            f"{where} {url[:80]!r} points into ingest's own storage; read stored datasets with a "
-            "dataset source instead"
+            f"{where} {url[:80]!r} points into ingest's own storage or secrets; read stored "
+            "datasets with a dataset source instead"
         )
     if not any(_under(canonical, prefix) for prefix in policy.allowed):
         raise InvalidArgument(
@@ -87,3 +91,13 @@ def local_path(url: str) -> str | None:
     """The local path of a file:// URL, else None."""
     parts = urlsplit(url)
     return unquote(parts.path) if parts.scheme == "file" else None
+
+
+def check_sqlite_url(url: str, policy: UrlPolicy, where: str) -> None:
+    """A SQLite source is a local file: it must sit under an allowed prefix like any file source
+    (otherwise a recipe could read the services' own databases). Other databases pass."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    file_url = Path(parsed.database).expanduser().resolve().as_uri()
+    check_file_url(file_url, policy, f"{where} (the SQLite file {parsed.database!r})")

@@ -51,7 +51,9 @@ class IngestWorker:
             message_type=pb.IngestTask,
             handler=self.runner.handle,
             ack_wait=settings.ingest_ack_wait_seconds,
-            max_deliver=settings.ingest_max_deliver,
+            # one more than the attempts: the last delivery only records a job whose last
+            # attempt's worker died as FAILED (runner.py)
+            max_deliver=settings.ingest_max_deliver + 1,
             batch=settings.ingest_worker_concurrency,
             concurrency=settings.ingest_worker_concurrency,
             heartbeat=True,

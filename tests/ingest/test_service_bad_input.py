@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
@@ -13,6 +15,7 @@ from aimass.registry.v1 import registry_pb2 as rpb
 from tests.ingest.conftest import (
     META,
     IngestHandle,
+    StartIngest,
     file_recipe,
     run_job,
     stored_keys,
@@ -210,3 +213,105 @@ async def test_recipe_structure_is_checked_before_anything_runs(
             grpc.StatusCode.NOT_FOUND if case == "no upload" else grpc.StatusCode.INVALID_ARGUMENT
         )
         assert error.code() == expected, (case, error.details())
+
+
+@pytest.mark.parametrize("encoding", ["", "utf-8"], ids=["detected", "declared"])
+async def test_wrong_encoding(ingest: IngestHandle, project: rpb.Project, encoding: str) -> None:
+    rows = "name,city\n" + "".join(f"row{i},Zürich\n" for i in range(20))
+    staged = await upload(ingest, project.name, "latin.csv", rows.encode("latin-1"))
+    recipe = file_recipe(staged.upload_id)
+    recipe.sources[0].file.csv.encoding = encoding
+    error = await _refused(ingest, project.name, recipe, "latin")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "encoding" in error.details()
+
+
+async def test_a_file_over_the_configured_limit(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    small = await extra_ingest(ingest_max_file_bytes=1000)
+    url = (small.data_dir / "iris.csv").as_uri()
+    error = await _refused(small, project.name, file_recipe(url), "too-big")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "limit" in error.details() and "1,000" in error.details()
+
+
+async def test_a_secret_given_as_a_reference_is_not_echoed(
+    ingest: IngestHandle, project: rpb.Project
+) -> None:
+    """A password pasted into secret_ref by mistake must not come back in the error."""
+    sql = pb.SqlSource(
+        url="postgresql://reader@127.0.0.1:5432/postgres",
+        table="orders",
+        credentials=pb.Credentials(secret_ref="Tr0ub4dor&3-horse"),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.CreateSource(
+            pb.CreateSourceRequest(project=project.name, name="pasted", sql=sql), metadata=META
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Tr0ub4dor" not in info.value.details()
+    assert "env:NAME" in info.value.details()
+    error = await _refused(
+        ingest, project.name, pb.Recipe(sources=[pb.Source(alias="db", sql=sql)]), "pasted"
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Tr0ub4dor" not in error.details()
+
+
+async def test_secret_directories_are_never_readable_as_files(
+    extra_ingest: StartIngest, project: rpb.Project, tmp_path: Path
+) -> None:
+    """Even when an allowed prefix covers a secret directory (a broad operator setting), the
+    secrets in it cannot be read as a file source (and so shown by a preview)."""
+    home = tmp_path / "broad"
+    secrets = home / "imports" / "secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "db.csv").write_text("password\nhunter2\n")
+    broad = await extra_ingest(
+        home=home,
+        ingest_allowed_url_prefixes=[(home / "imports").as_uri()],
+        ingest_secret_dirs=[str(secrets)],
+    )
+    recipe = file_recipe((secrets / "db.csv").as_uri())
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await broad.stub.PreviewIngest(
+            pb.PreviewIngestRequest(project=project.name, recipe=recipe), metadata=META
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "hunter2" not in info.value.details()
+
+
+async def test_get_job_by_an_empty_version_id(ingest: IngestHandle, project: rpb.Project) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.GetIngestJob(
+            pb.GetIngestJobRequest(project=project.name, dataset_version_id=""), metadata=META
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "dataset_version_id" in info.value.details()
+
+
+async def test_a_sqlite_file_outside_the_allowed_prefixes_is_refused(
+    ingest: IngestHandle, project: rpb.Project, tmp_path: Path
+) -> None:
+    """A SQLite source is a file: the service's own database is never readable through it,
+    while a SQLite file in the import folder is."""
+    own = ingest.settings.db_url().split("///", 1)[-1] if ingest.backend == "sqlite" else ""
+    outside = str(tmp_path / "elsewhere.db")
+    for path in filter(None, [own, outside]):
+        recipe = pb.Recipe(
+            sources=[pb.Source(alias="db", sql=pb.SqlSource(url=f"sqlite:///{path}", table="t"))]
+        )
+        error = await _refused(ingest, project.name, recipe, "sqlite-outside")
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "the SQLite file" in error.details() and "allowed prefix" in error.details()
+    inside = ingest.data_dir / f"cancer-{ingest.backend}.db"
+    load_breast_cancer(as_frame=True).frame.to_sql(
+        "cancer", f"sqlite:///{inside}", index=False, if_exists="replace"
+    )
+    recipe = pb.Recipe(
+        sources=[pb.Source(alias="db", sql=pb.SqlSource(url=f"sqlite:///{inside}", table="cancer"))]
+    )
+    job = await run_job(ingest, project.name, recipe, "sqlite-inside")
+    assert job.state == pb.INGEST_JOB_STATE_SUCCEEDED, job.error
+    assert job.result.row_count == 569

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
+from services.ingest import models
 from tests.ingest.conftest import (
     META,
     IngestHandle,
@@ -89,3 +90,73 @@ async def test_cancel_an_ended_job_is_refused(ingest: IngestHandle, project: rpb
             pb.CancelIngestJobRequest(project=project.name, job_id=job.id), metadata=META
         )
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_cancel_between_attempts_removes_what_they_wrote(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    """Attempt 1 committed its parts, then failed transiently (or its worker died): the job waits
+    for its next delivery. Cancelling it now must still remove those parts."""
+    api = await extra_ingest(ingest_worker_enabled=False)
+    job = await submit(api, project.name, file_recipe((api.data_dir / "iris.csv").as_uri()), "gap")
+    prefix = f"datasets/gap/{job.id}-1"
+    async with api.server.ingest.ctx.db.sessions() as session, session.begin():
+        row = await session.get(models.IngestJob, job.id)
+        assert row is not None
+        row.output_prefixes, row.attempt = [prefix], 1
+    await api.store.put_bytes(f"{prefix}/part-00000.parquet", b"attempt 1's part")
+    answer = await api.stub.CancelIngestJob(
+        pb.CancelIngestJobRequest(project=project.name, job_id=job.id, reason="not needed"),
+        metadata=META,
+    )
+    assert answer.state in (pb.INGEST_JOB_STATE_CANCELLING, pb.INGEST_JOB_STATE_CANCELLED)
+    worker = await extra_ingest(
+        home=api.settings.home,
+        db_url=api.settings.db_url(),
+        bus_namespace=api.settings.bus_namespace,
+    )
+    ended = await wait_for(worker, project.name, job.id)
+    assert ended.state == pb.INGEST_JOB_STATE_CANCELLED
+    assert ended.error == "not needed"
+    assert await stored_keys(api, prefix) == []
+    assert await versions(api, project.name, "gap") == []
+    run = await _run_status(api, project.name, job.run_id)
+    assert run.status == rpb.RUN_STATUS_CANCELLED
+
+
+async def test_a_cancelled_job_whose_version_was_registered_reports_it(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    """The worker died after the registry made the version, and the job was cancelled meanwhile:
+    the version is complete and visible, so it is the job's result and its parts stay."""
+    api = await extra_ingest(ingest_worker_enabled=False)
+    job = await submit(api, project.name, file_recipe((api.data_dir / "iris.csv").as_uri()), "late")
+    prefix = f"datasets/late/{job.id}-1"
+    async with api.server.ingest.ctx.db.sessions() as session, session.begin():
+        row = await session.get(models.IngestJob, job.id)
+        assert row is not None
+        row.output_prefixes, row.attempt, row.state = [prefix], 1, "cancelling"
+    await api.store.put_bytes(f"{prefix}/part-00000.parquet", b"attempt 1's part")
+    await api.registry.CreateDataset(
+        rpb.CreateDatasetRequest(project=project.name, name="late"), metadata=META
+    )
+    made = await api.registry.CreateDatasetVersion(
+        rpb.CreateDatasetVersionRequest(
+            project=project.name,
+            dataset="late",
+            uri=api.store.prefix_uri(prefix),
+            row_count=150,
+            producer_run_id=job.run_id,
+            idempotency_key=job.id,
+        ),
+        metadata=META,
+    )
+    worker = await extra_ingest(
+        home=api.settings.home,
+        db_url=api.settings.db_url(),
+        bus_namespace=api.settings.bus_namespace,
+    )
+    ended = await wait_for(worker, project.name, job.id)
+    assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
+    assert ended.result.dataset_version_id == made.id
+    assert await api.store.exists(f"{prefix}/part-00000.parquet")

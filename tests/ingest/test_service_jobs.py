@@ -240,3 +240,44 @@ async def test_jobs_of_another_project_are_not_found(
         )
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     await wait_for(ingest, project.name, job.id)
+
+
+async def test_a_bad_sharing_is_refused_at_submission(
+    ingest: IngestHandle, project: rpb.Project
+) -> None:
+    """Not after the whole ingest ran and created the dataset (which a corrected retry would then
+    find existing, and never share)."""
+    url = (ingest.data_dir / "iris.csv").as_uri()
+    cases = {
+        "no-one": (
+            common_pb2.Sharing(visibility=common_pb2.VISIBILITY_SHARED),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "shared_with",
+        ),
+        "nobody-known": (
+            common_pb2.Sharing(
+                visibility=common_pb2.VISIBILITY_SHARED, shared_with=[f"{project.name}-nope"]
+            ),
+            grpc.StatusCode.NOT_FOUND,
+            f"{project.name}-nope",
+        ),
+        "no-visibility": (
+            common_pb2.Sharing(shared_with=[project.name]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "visibility",
+        ),
+    }
+    for dataset, (sharing, code, words) in cases.items():
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await submit(ingest, project.name, file_recipe(url), dataset, sharing=sharing)
+        assert info.value.code() == code, (dataset, info.value.details())
+        assert words in info.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await ingest.registry.GetDataset(
+                rpb.GetDatasetRequest(project=project.name, dataset=dataset), metadata=META
+            )
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    jobs = await ingest.stub.ListIngestJobs(
+        pb.ListIngestJobsRequest(project=project.name), metadata=META
+    )
+    assert list(jobs.jobs) == []

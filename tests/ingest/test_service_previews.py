@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
 from tests.ingest.conftest import META, IngestHandle, file_recipe, run_job
@@ -97,3 +98,79 @@ async def test_preview_dataset_version(ingest: IngestHandle, project: rpb.Projec
             metadata=META,
         )
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_preview_dataset_version_follows_the_sharing(
+    ingest: IngestHandle, project: rpb.Project
+) -> None:
+    owner = await ingest.registry.CreateProject(
+        rpb.CreateProjectRequest(name=f"{project.name}-owner"), metadata=META
+    )
+    outsider = await ingest.registry.CreateProject(
+        rpb.CreateProjectRequest(name=f"{project.name}-outsider"), metadata=META
+    )
+    url = (ingest.data_dir / "iris.csv").as_uri()
+    sharings = {
+        "iris-pub": common_pb2.Sharing(visibility=common_pb2.VISIBILITY_PUBLIC),
+        "iris-shared": common_pb2.Sharing(
+            visibility=common_pb2.VISIBILITY_SHARED, shared_with=[project.name]
+        ),
+        "iris-own": common_pb2.Sharing(visibility=common_pb2.VISIBILITY_PRIVATE),
+    }
+    versions: dict[str, str] = {}
+    for name, sharing in sharings.items():
+        job = await run_job(ingest, owner.name, file_recipe(url), name, sharing=sharing)
+        assert job.state == pb.INGEST_JOB_STATE_SUCCEEDED, job.error
+        versions[name] = job.result.dataset_version_id
+
+    async def preview(viewer: str, name: str) -> pb.PreviewDatasetVersionResponse:
+        return await ingest.stub.PreviewDatasetVersion(
+            pb.PreviewDatasetVersionRequest(
+                project=viewer, dataset_version_id=versions[name], limit=3
+            ),
+            metadata=META,
+        )
+
+    assert len((await preview(project.name, "iris-pub")).rows) == 3
+    assert len((await preview(project.name, "iris-shared")).rows) == 3
+    assert len((await preview(outsider.name, "iris-pub")).rows) == 3
+    for viewer, name in (
+        (project.name, "iris-own"),
+        (outsider.name, "iris-shared"),
+        (outsider.name, "iris-own"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await preview(viewer, name)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND, (viewer, name)
+
+
+async def test_a_version_stored_elsewhere_cannot_be_read(
+    ingest: IngestHandle, project: rpb.Project
+) -> None:
+    """A version registered with a URI outside the artifact store: the request is fine, the
+    version cannot be read here (FAILED_PRECONDITION), and the store's location is not shown."""
+    await ingest.registry.CreateDataset(
+        rpb.CreateDatasetRequest(project=project.name, name="external"), metadata=META
+    )
+    version = await ingest.registry.CreateDatasetVersion(
+        rpb.CreateDatasetVersionRequest(
+            project=project.name, dataset="external", uri="s3://elsewhere/external/1", row_count=1
+        ),
+        metadata=META,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.PreviewDatasetVersion(
+            pb.PreviewDatasetVersionRequest(project=project.name, dataset_version_id=version.id),
+            metadata=META,
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "external@1" in info.value.details()
+    assert ingest.settings.resolved_store_url() not in info.value.details()
+    recipe = pb.Recipe(
+        sources=[pb.Source(alias="e", dataset=pb.DatasetSource(dataset_version_id=version.id))]
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.PreviewIngest(
+            pb.PreviewIngestRequest(project=project.name, recipe=recipe), metadata=META
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -30,7 +30,9 @@ from tests.ingest.conftest import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _spawn_worker(api: IngestHandle, log: Path, worker_id: str) -> subprocess.Popen[bytes]:
+def _spawn_worker(
+    api: IngestHandle, log: Path, worker_id: str, **extra_env: str
+) -> subprocess.Popen[bytes]:
     settings = api.settings
     env = {
         **os.environ,
@@ -47,6 +49,7 @@ def _spawn_worker(api: IngestHandle, log: Path, worker_id: str) -> subprocess.Po
         "AIMASS_INGEST_ACK_WAIT_SECONDS": str(settings.ingest_ack_wait_seconds),
         "AIMASS_INGEST_TEST_JOB_DELAY_SECONDS": "120",
         "AIMASS_INGEST_WORKER_ID": worker_id,
+        **extra_env,
     }
     with log.open("wb") as handle:
         return subprocess.Popen(
@@ -58,15 +61,14 @@ def _spawn_worker(api: IngestHandle, log: Path, worker_id: str) -> subprocess.Po
         )
 
 
-@pytest.mark.slow
-async def test_killed_worker_job_completes_once_elsewhere(
-    extra_ingest: StartIngest, project: rpb.Project, tmp_path: Path
-) -> None:
-    api = await extra_ingest(ingest_worker_enabled=False)
-    doomed = _spawn_worker(api, tmp_path / "doomed.log", "doomed")
+async def _kill_mid_job(
+    api: IngestHandle, project: rpb.Project, log: Path, dataset: str, **extra_env: str
+) -> pb.IngestJob:
+    """Submit a job, let a worker process start it, SIGKILL that worker."""
+    doomed = _spawn_worker(api, log, "doomed", **extra_env)
     try:
         url = (api.data_dir / "diabetes.tsv").as_uri()
-        job = await submit(api, project.name, file_recipe(url), "survives")
+        job = await submit(api, project.name, file_recipe(url), dataset)
         running = await wait_for(api, project.name, job.id, (pb.INGEST_JOB_STATE_RUNNING,), 60)
         assert running.attempt == 1
         await asyncio.sleep(1.0)  # let it heartbeat past ack_wait at least once
@@ -76,6 +78,15 @@ async def test_killed_worker_job_completes_once_elsewhere(
         if doomed.poll() is None:
             doomed.kill()
             doomed.wait(10)
+    return running
+
+
+@pytest.mark.slow
+async def test_killed_worker_job_completes_once_elsewhere(
+    extra_ingest: StartIngest, project: rpb.Project, tmp_path: Path
+) -> None:
+    api = await extra_ingest(ingest_worker_enabled=False)
+    job = await _kill_mid_job(api, project, tmp_path / "doomed.log", "survives")
     survivor = await extra_ingest(
         home=api.settings.home,
         db_url=api.settings.db_url(),
@@ -160,3 +171,34 @@ async def test_a_version_registered_before_a_crash_is_not_made_twice(
     assert ended.result.dataset_version_id == made.id
     assert [v.id for v in await versions(api, project.name, "registered")] == [made.id]
     assert await api.store.exists(f"{prefix}/part-00000.parquet")
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_on_the_last_delivery_fails_the_job(
+    extra_ingest: StartIngest, project: rpb.Project, tmp_path: Path
+) -> None:
+    """No delivery is left after the worker dies: the job must not stay RUNNING for ever. The next
+    worker records it FAILED (the run too) and removes whatever the attempt wrote."""
+    api = await extra_ingest(ingest_worker_enabled=False, ingest_max_deliver=1)
+    job = await _kill_mid_job(
+        api, project, tmp_path / "doomed.log", "unlucky-last", AIMASS_INGEST_MAX_DELIVER="1"
+    )
+    survivor = await extra_ingest(
+        home=api.settings.home,
+        db_url=api.settings.db_url(),
+        bus_namespace=api.settings.bus_namespace,
+        ingest_worker_id="survivor",
+        ingest_max_deliver=1,
+    )
+    ended = await wait_for(survivor, project.name, job.id, deadline=30)
+    assert ended.state == pb.INGEST_JOB_STATE_FAILED
+    assert "gave up after 1 attempt" in ended.error and ended.attempt == 1
+    run = await survivor.registry.GetRun(
+        rpb.GetRunRequest(project=project.name, id=ended.run_id), metadata=META
+    )
+    assert run.status == rpb.RUN_STATUS_FAILED
+    assert [(a.attempt, a.worker) for a in run.attempts] == [(1, "doomed")]
+    assert await versions(survivor, project.name, "unlucky-last") == []
+    assert [k for k in await stored_keys(survivor, "datasets/unlucky-last") if job.id in k] == []
+    info = await survivor.server.worker.consumer.info()  # type: ignore[union-attr]
+    assert info.num_pending == 0 and info.num_ack_pending == 0

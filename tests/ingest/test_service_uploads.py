@@ -13,6 +13,9 @@ import pytest
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
+from services.common.db import utcnow
+from services.common.errors import Unavailable
+from services.ingest import models
 from tests.ingest.conftest import (
     META,
     IngestHandle,
@@ -21,6 +24,7 @@ from tests.ingest.conftest import (
     file_recipe,
     submit,
     upload,
+    wait_for,
 )
 
 
@@ -107,3 +111,63 @@ async def test_expired_uploads_are_collected(
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await submit(brief, project.name, file_recipe(staged.upload_id), "late")
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_queued_job_keeps_its_expired_upload(
+    extra_ingest: StartIngest, project: rpb.Project
+) -> None:
+    """The janitor keeps an upload a queued job needs past its expiry; the worker must then be
+    able to read it (expiry is checked when the job is submitted, not when it runs)."""
+    api = await extra_ingest(ingest_worker_enabled=False)
+    data = (api.data_dir / "iris.csv").read_bytes()
+    staged = await upload(api, project.name, "iris.csv", data)
+    job = await submit(api, project.name, file_recipe(staged.upload_id), "kept")
+    async with api.server.ingest.ctx.db.sessions() as session, session.begin():
+        row = await session.get(models.Upload, staged.upload_id)
+        assert row is not None
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    assert await api.server.ingest.janitor.collect() == 0
+    worker = await extra_ingest(
+        home=api.settings.home,
+        db_url=api.settings.db_url(),
+        bus_namespace=api.settings.bus_namespace,
+    )
+    ended = await wait_for(worker, project.name, job.id)
+    assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
+    assert ended.result.row_count == 150
+    assert await api.server.ingest.janitor.collect() == 1
+
+
+async def test_an_upload_that_cannot_be_recorded_leaves_nothing(
+    ingest: IngestHandle, project: rpb.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> pb.Upload:
+        raise Unavailable("the ingest database is down")
+
+    monkeypatch.setattr(ingest.server.ingest.uploads, "_record", broken)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await upload(ingest, project.name, "iris.csv", b"a,b\n1,2\n")
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert await ingest.store.list_keys(f"uploads/{project.id}") == []
+
+
+async def test_more_bytes_than_declared_are_refused_at_once(
+    ingest: IngestHandle, project: rpb.Project
+) -> None:
+    """The stream stops as soon as it passes the declared size, not at its end (here: never)."""
+    never_ends = asyncio.Event()
+
+    async def requests() -> AsyncIterator[pb.UploadFileRequest]:
+        yield pb.UploadFileRequest(
+            header=pb.UploadFileRequest.Header(
+                project=project.name, file_name="x.csv", size_bytes=10
+            )
+        )
+        yield pb.UploadFileRequest(chunk=b"a" * 11)
+        await never_ends.wait()
+
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await ingest.stub.UploadFile(requests(), metadata=META, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "declared 10 bytes" in info.value.details()
+    assert await ingest.store.list_orphans(timedelta(0)) == []
