@@ -287,3 +287,36 @@ async def stored_keys(handle: IngestHandle, prefix: str) -> list[str]:
         return await handle.store.list_keys(prefix)
     except Exception:
         return []
+
+
+def replica_of(handle: IngestHandle, **overrides: Any) -> dict[str, Any]:
+    """`extra_ingest` settings for another replica on `handle`'s home, database and bus."""
+    settings = handle.settings
+    return {
+        "home": settings.home,
+        "db_url": settings.db_url(),
+        "bus_namespace": settings.bus_namespace,
+        **overrides,
+    }
+
+
+async def register_as_attempt(
+    handle: IngestHandle, project: str, job: pb.IngestJob, dataset: str, prefix: str
+) -> rpb.DatasetVersion:
+    """What an attempt whose worker died right after registering leaves: a part under `prefix`
+    and the dataset version made from it with the job's idempotency key and run."""
+    await handle.store.put_bytes(f"{prefix}/part-00000.parquet", b"stand-in for an attempt's part")
+    await handle.registry.CreateDataset(
+        rpb.CreateDatasetRequest(project=project, name=dataset), metadata=META
+    )
+    return await handle.registry.CreateDatasetVersion(
+        rpb.CreateDatasetVersionRequest(
+            project=project,
+            dataset=dataset,
+            uri=handle.store.prefix_uri(prefix),
+            row_count=150,
+            producer_run_id=job.run_id,
+            idempotency_key=job.id,
+        ),
+        metadata=META,
+    )

@@ -13,6 +13,8 @@ from tests.ingest.conftest import (
     IngestHandle,
     StartIngest,
     file_recipe,
+    register_as_attempt,
+    replica_of,
     stored_keys,
     submit,
     versions,
@@ -42,11 +44,7 @@ async def test_cancel_a_queued_job(
     run = await _run_status(api, project.name, job.run_id)
     assert run.status == rpb.RUN_STATUS_CANCELLED
     # A worker that starts later takes the task off the queue and drops it.
-    worker = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-    )
+    worker = await extra_ingest(**replica_of(api))
     await asyncio.sleep(2)
     again = await wait_for(worker, project.name, job.id)
     assert again.state == pb.INGEST_JOB_STATE_CANCELLED and again.attempt == 0
@@ -110,11 +108,7 @@ async def test_cancel_between_attempts_removes_what_they_wrote(
         metadata=META,
     )
     assert answer.state in (pb.INGEST_JOB_STATE_CANCELLING, pb.INGEST_JOB_STATE_CANCELLED)
-    worker = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-    )
+    worker = await extra_ingest(**replica_of(api))
     ended = await wait_for(worker, project.name, job.id)
     assert ended.state == pb.INGEST_JOB_STATE_CANCELLED
     assert ended.error == "not needed"
@@ -136,26 +130,8 @@ async def test_a_cancelled_job_whose_version_was_registered_reports_it(
         row = await session.get(models.IngestJob, job.id)
         assert row is not None
         row.output_prefixes, row.attempt, row.state = [prefix], 1, "cancelling"
-    await api.store.put_bytes(f"{prefix}/part-00000.parquet", b"attempt 1's part")
-    await api.registry.CreateDataset(
-        rpb.CreateDatasetRequest(project=project.name, name="late"), metadata=META
-    )
-    made = await api.registry.CreateDatasetVersion(
-        rpb.CreateDatasetVersionRequest(
-            project=project.name,
-            dataset="late",
-            uri=api.store.prefix_uri(prefix),
-            row_count=150,
-            producer_run_id=job.run_id,
-            idempotency_key=job.id,
-        ),
-        metadata=META,
-    )
-    worker = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-    )
+    made = await register_as_attempt(api, project.name, job, "late", prefix)
+    worker = await extra_ingest(**replica_of(api))
     ended = await wait_for(worker, project.name, job.id)
     assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
     assert ended.result.dataset_version_id == made.id

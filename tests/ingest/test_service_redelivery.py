@@ -21,6 +21,8 @@ from tests.ingest.conftest import (
     IngestHandle,
     StartIngest,
     file_recipe,
+    register_as_attempt,
+    replica_of,
     stored_keys,
     submit,
     versions,
@@ -87,12 +89,7 @@ async def test_killed_worker_job_completes_once_elsewhere(
 ) -> None:
     api = await extra_ingest(ingest_worker_enabled=False)
     job = await _kill_mid_job(api, project, tmp_path / "doomed.log", "survives")
-    survivor = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-        ingest_worker_id="survivor",
-    )
+    survivor = await extra_ingest(**replica_of(api, ingest_worker_id="survivor"))
     ended = await wait_for(survivor, project.name, job.id, deadline=60)
     assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
     assert ended.attempt == 2
@@ -117,12 +114,9 @@ async def test_transient_failures_are_retried_then_recorded(
 ) -> None:
     api = await extra_ingest(ingest_worker_enabled=False)
     await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-        registry_address="127.0.0.1:1",
-        registry_timeout_seconds=2,
-        ingest_max_deliver=2,
+        **replica_of(
+            api, registry_address="127.0.0.1:1", registry_timeout_seconds=2, ingest_max_deliver=2
+        )
     )
     url = (api.data_dir / "iris.csv").as_uri()
     job = await submit(api, project.name, file_recipe(url), "unlucky")
@@ -146,26 +140,8 @@ async def test_a_version_registered_before_a_crash_is_not_made_twice(
         row = await session.get(models.IngestJob, job.id)
         assert row is not None
         row.output_prefixes = [prefix]
-    await api.store.put_bytes(f"{prefix}/part-00000.parquet", b"stand-in for attempt 1's part")
-    await api.registry.CreateDataset(
-        rpb.CreateDatasetRequest(project=project.name, name="registered"), metadata=META
-    )
-    made = await api.registry.CreateDatasetVersion(
-        rpb.CreateDatasetVersionRequest(
-            project=project.name,
-            dataset="registered",
-            uri=api.store.prefix_uri(prefix),
-            row_count=150,
-            producer_run_id=job.run_id,
-            idempotency_key=job.id,
-        ),
-        metadata=META,
-    )
-    await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-    )
+    made = await register_as_attempt(api, project.name, job, "registered", prefix)
+    await extra_ingest(**replica_of(api))
     ended = await wait_for(api, project.name, job.id)
     assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
     assert ended.result.dataset_version_id == made.id
@@ -184,11 +160,7 @@ async def test_a_worker_killed_on_the_last_delivery_fails_the_job(
         api, project, tmp_path / "doomed.log", "unlucky-last", AIMASS_INGEST_MAX_DELIVER="1"
     )
     survivor = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-        ingest_worker_id="survivor",
-        ingest_max_deliver=1,
+        **replica_of(api, ingest_worker_id="survivor", ingest_max_deliver=1)
     )
     ended = await wait_for(survivor, project.name, job.id, deadline=30)
     assert ended.state == pb.INGEST_JOB_STATE_FAILED

@@ -22,6 +22,7 @@ from tests.ingest.conftest import (
     StartIngest,
     chunks_of,
     file_recipe,
+    replica_of,
     submit,
     upload,
     wait_for,
@@ -127,11 +128,7 @@ async def test_a_queued_job_keeps_its_expired_upload(
         assert row is not None
         row.expires_at = utcnow() - timedelta(seconds=1)
     assert await api.server.ingest.janitor.collect() == 0
-    worker = await extra_ingest(
-        home=api.settings.home,
-        db_url=api.settings.db_url(),
-        bus_namespace=api.settings.bus_namespace,
-    )
+    worker = await extra_ingest(**replica_of(api))
     ended = await wait_for(worker, project.name, job.id)
     assert ended.state == pb.INGEST_JOB_STATE_SUCCEEDED, ended.error
     assert ended.result.row_count == 150
