@@ -260,7 +260,7 @@ def run_pipeline(
             row_count=written.row_count,
             size_bytes=written.size_bytes,
             schema=schema_of(con, stored),
-            statistics=profile(con, stored),
+            statistics=profile(con, stored, written.files),
             split_rows=split_rows,
             skipped_rows=run.skipped,
             skipped_examples=run.examples,

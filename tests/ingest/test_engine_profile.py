@@ -8,7 +8,7 @@ import pytest
 from aimass.common.v1 import common_pb2
 from services.ingest.engine import SPLIT_COLUMN
 from services.ingest.engine.duck_types import common_type
-from services.ingest.engine.profile import QUANTILES, profile, schema_of
+from services.ingest.engine.profile import QUANTILES, footer_text_ranges, profile, schema_of
 from tests.ingest.engine_fixtures import diabetes, engine, frame_view, iris, wine
 
 
@@ -130,3 +130,31 @@ def test_constant_and_empty_columns(con):
     assert (nothing.count, nothing.null_count, len(nothing.histogram)) == (0, 20, 0)
     assert not nothing.HasField("min")
     assert stats["nested"].count == 20
+
+
+def test_text_ranges_from_parquet_footers_match_the_data(con, tmp_path):
+    """Read from exact footer statistics (several row groups, nulls, a group of only nulls,
+    accents and long strings), the text ranges equal the scanned ones."""
+    data = iris().loc[lambda frame: frame.index.repeat(30)].reset_index(drop=True)
+    data["species"] = data["species"].map(
+        {"setosa": "sétosa " * 20, "versicolor": "versicolore", "virginica": None}
+    )
+    data["empty"] = None
+    data["empty"] = data["empty"].astype("string")
+    path = tmp_path / "iris.parquet"
+    frame_view(con, data, "to_write")
+    con.execute(
+        f"COPY (SELECT * EXCLUDE (_aimass_row) FROM to_write) TO '{path}' "
+        "(FORMAT parquet, ROW_GROUP_SIZE 2048)"
+    )
+    con.execute(f"CREATE VIEW stored AS SELECT * FROM read_parquet('{path}')")
+    groups = con.execute(f"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{path}')")
+    assert groups.fetchall()[0][0] == 3  # the last holds no species at all
+    from_footer = footer_text_ranges(con, [path])
+    assert set(from_footer) == {"species"}
+    scanned = _by_name(profile(con, "stored"))
+    footer = _by_name(profile(con, "stored", [path]))
+    for name in ("species", "empty"):
+        assert footer[name] == scanned[name]
+    assert footer["species"].max_text == "versicolore"
+    assert footer["species"].min_text == "sétosa " * 20

@@ -9,7 +9,9 @@ numbers with at most LOW_CARDINALITY distinct values."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -56,6 +58,7 @@ class _Column:
     type_name: str
     stats: common_pb2.ColumnStatistics = field(default_factory=common_pb2.ColumnStatistics)
     first: dict[str, Any] = field(default_factory=dict)
+    footer_range: tuple[str, str] | None = None
 
     @property
     def ident(self) -> str:
@@ -83,8 +86,11 @@ class _Column:
         return self.numeric and stats.distinct_estimate <= LOW_CARDINALITY
 
 
-def profile(con: duckdb.DuckDBPyConnection, view: str) -> list[common_pb2.ColumnStatistics]:
-    """Statistics of every column but ROW_COLUMN, in column order."""
+def profile(
+    con: duckdb.DuckDBPyConnection, view: str, parquet_files: Sequence[Path] = ()
+) -> list[common_pb2.ColumnStatistics]:
+    """Statistics of every column but ROW_COLUMN, in column order. When `view` reads exactly
+    `parquet_files`, text ranges come from their footers where those are exact."""
     columns = [
         _Column(name, type_name)
         for name, type_name in columns_of(con, view).items()
@@ -92,9 +98,45 @@ def profile(con: duckdb.DuckDBPyConnection, view: str) -> list[common_pb2.Column
     ]
     if not columns:
         return []
+    ranges = footer_text_ranges(con, parquet_files) if parquet_files else {}
+    for column in columns:
+        if is_string_type(column.type_name) and column.name in ranges:
+            column.footer_range = ranges[column.name]
     _first_pass(con, view, columns)
     _second_pass(con, view, columns)
     return [column.stats for column in columns]
+
+
+def footer_text_ranges(
+    con: duckdb.DuckDBPyConnection, files: Sequence[Path]
+) -> dict[str, tuple[str, str]]:
+    """Column -> (min, max) of the text columns whose every row group's footer statistics are
+    exact (or the group holds only nulls): comparing long strings over every row costs more
+    than the rest of the first pass. Strings compare by code point, as UTF-8 bytes do."""
+    groups = con.execute(
+        "SELECT path_in_schema, type, stats_min_value, stats_max_value, min_is_exact, "
+        "max_is_exact, num_values, stats_null_count FROM parquet_metadata($files)",
+        {"files": [str(path) for path in files]},
+    ).fetchall()
+    found: dict[str, tuple[str, str] | None] = {}
+    for name, physical, low, high, low_exact, high_exact, values, nulls in groups:
+        if name in found and found[name] is None:
+            continue
+        if values is not None and values == nulls:  # only nulls: nothing to compare
+            found.setdefault(name, ("", ""))
+            continue
+        if physical != "BYTE_ARRAY" or low is None or high is None:
+            found[name] = None
+            continue
+        if not (low_exact and high_exact):
+            found[name] = None
+            continue
+        before = found.get(name)
+        if before is None or before == ("", ""):
+            found[name] = (low, high)
+        else:
+            found[name] = (min(before[0], low), max(before[1], high))
+    return {name: bounds for name, bounds in found.items() if bounds and bounds != ("", "")}
 
 
 def _first_aggregates(column: _Column) -> dict[str, str]:
@@ -113,6 +155,8 @@ def _first_aggregates(column: _Column) -> dict[str, str]:
             std=f"stddev_samp({x})",
             quantiles=f"approx_quantile({x}, [{quantiles}])",
         )
+    elif column.footer_range is not None:
+        pass  # min_text / max_text are the footer's
     elif base_type(column.type_name) in _ORDERED_TEXT or column.type_name.startswith("ENUM"):
         aggregates.update(
             min_text=f"CAST(min({c}) AS VARCHAR)", max_text=f"CAST(max({c}) AS VARCHAR)"
@@ -144,8 +188,9 @@ def _fill_first(column: _Column, total: int) -> None:
     for key in ("min", "max", "mean", "std"):
         if first.get(key) is not None:
             setattr(stats, key, float(first[key]))
-    stats.min_text = str(first.get("min_text") or "")
-    stats.max_text = str(first.get("max_text") or "")
+    low, high = column.footer_range or (first.get("min_text"), first.get("max_text"))
+    stats.min_text = str(low or "")
+    stats.max_text = str(high or "")
     for q, value in zip(QUANTILES, first.get("quantiles") or [], strict=False):
         if value is not None:
             stats.quantiles.append(common_pb2.Quantile(q=q, value=float(value)))
