@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import FailedPrecondition, Unavailable
 from services.ingest.engine.sql_guard import connection_error, parse_url
+from services.ingest.engine.sql_source import connect_args
 from services.ingest.urls import local_path
 
 PROBE_TIMEOUT_SECONDS = 10
@@ -19,9 +20,9 @@ PROBE_TIMEOUT_SECONDS = 10
 
 def _probe_sql(source: pb.SqlSource, password: str | None) -> None:
     url, shown = parse_url(source.url, source.credentials.username, password)
-    backend = url.get_backend_name()
-    key = "timeout" if backend == "sqlite" else "connect_timeout"
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args={key: PROBE_TIMEOUT_SECONDS})
+    engine = sa.create_engine(
+        url, poolclass=NullPool, connect_args=connect_args(url, PROBE_TIMEOUT_SECONDS)
+    )
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))

@@ -96,13 +96,13 @@ def validate_file(source: pb.FileSource, where: str, policy: UrlPolicy) -> None:
 def validate_sql(source: pb.SqlSource, where: str, policy: UrlPolicy) -> None:
     if not source.url:
         raise InvalidArgument(f"{where}.url is required (a SQLAlchemy URL without password)")
-    parse_url(source.url, source.credentials.username, None)  # no password, a known database
+    url, _ = parse_url(source.url, source.credentials.username, None)  # no password, known db
     check_sqlite_url(source.url, policy, f"{where}.url")
     if source.chunk_rows < 0:
         raise InvalidArgument(f"{where}.chunk_rows cannot be negative")
     if source.WhichOneof("read") == "query":
         validate_text(source.query, f"{where}.query", 100_000)
-        check_query(source.query)
+        check_query(source.query, url.get_backend_name())
     elif source.table:
         split_table(source.table)
 

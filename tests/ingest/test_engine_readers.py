@@ -125,6 +125,20 @@ def test_glob_of_csv_files_reads_in_name_order(con, tmp_path):
     assert result.bytes_total == sum(p.stat().st_size for p in tmp_path.glob("cancer-*.csv"))
 
 
+def test_a_glob_does_not_follow_a_link_out_of_its_folder(con, tmp_path):
+    inside, outside = tmp_path / "imports", tmp_path / "private"
+    inside.mkdir()
+    outside.mkdir()
+    iris().to_csv(inside / "a.csv", index=False)
+    iris().to_csv(outside / "secret.csv", index=False)
+    (inside / "b.csv").symlink_to(outside / "secret.csv")
+    with pytest.raises(InvalidArgument, match=r"b\.csv.*a link to a file outside"):
+        read(con, inside / "*.csv")
+    (inside / "b.csv").unlink()
+    (inside / "c.csv").symlink_to(inside / "a.csv")  # a link inside the folder is fine
+    assert count(con, read(con, inside / "*.csv").view) == 300
+
+
 def test_sample_rows_reads_only_the_first_rows(con, tmp_path):
     result = read(con, _csv(tmp_path, wine()), sample_rows=10)
     assert count(con, result.view) == 10

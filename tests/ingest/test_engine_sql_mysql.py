@@ -24,9 +24,12 @@ from sqlalchemy.engine import make_url
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import AimassError
+from services.ingest import probes
 from services.ingest.engine import ROW_COLUMN, columns_of, sql_source
 from services.ingest.engine.sql_guard import check_query, split_table
 from services.ingest.engine.sql_source import read_sql
+from services.ingest.recipes import validate_sql
+from services.ingest.urls import UrlPolicy
 from tests.ingest.engine_fixtures import diabetes, engine, wine
 from tests.ingest.engine_io_fixtures import rows
 
@@ -519,3 +522,32 @@ def test_a_sample_or_a_stop_does_not_read_the_rest(con, tmp_path, my):
         _read(con, tmp_path / "2", my, on_rows=stop, query=query, chunk_rows=1000)
     assert time.monotonic() - started < 2
     _wait_until_stopped(my, marker)
+
+
+@pytest.mark.timeout(60)
+def test_the_connection_probe_gives_up_on_a_silent_server(my, monkeypatch):
+    """check_connection uses the reader's connect options: it does not hang on a port that
+    accepts but never greets."""
+    monkeypatch.setattr(probes, "PROBE_TIMEOUT_SECONDS", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = make_url(my["url"]).set(host="127.0.0.1", port=silent.getsockname()[1])
+        started = time.monotonic()
+        _refused(
+            lambda: probes._probe_sql(pb.SqlSource(url=url.render_as_string()), SECRET),
+            grpc.StatusCode.UNAVAILABLE,
+            "cannot reach",
+        )
+        assert time.monotonic() - started < 6
+
+
+def test_a_mysql_write_is_refused_when_the_recipe_is_validated(tmp_path):
+    policy = UrlPolicy(allowed=(tmp_path.as_uri(),), denied=())
+    source = pb.SqlSource(
+        url="mysql+pymysql://root@127.0.0.1:3306/test",
+        query="SELECT 1 /*! INTO OUTFILE '/tmp/aimass-never' */",
+    )
+    _refused(
+        lambda: validate_sql(source, "sql", policy), INVALID, "sql.query may only read", "INTO"
+    )

@@ -3,6 +3,7 @@ checked against the limit, and non-local filesystems registered with the DuckDB 
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,8 +90,9 @@ def resolve_files(
         fs, path = fsspec.core.url_to_fs(location, **storage_options(options))
     except (ValueError, ImportError) as exc:
         raise InvalidArgument(f"cannot open {shown}: {exc}") from exc
+    is_glob = any(c in path for c in GLOB_CHARS)
     try:
-        found = sorted(fs.glob(path)) if any(c in path for c in GLOB_CHARS) else [path]
+        found = sorted(fs.glob(path)) if is_glob else [path]
         infos = [fs.info(item) for item in found]
     except FileNotFoundError:
         raise NotFound(f"no file at {shown}: check the path or URL") from None
@@ -106,12 +108,28 @@ def resolve_files(
     ]
     if not files:
         raise NotFound(f"no file matches {shown}: check the path or glob")
+    if is_glob and isinstance(fs, LocalFileSystem):
+        _inside_glob_root(path, [item for item, _ in files], shown)
     if not isinstance(fs, LocalFileSystem):
         protocol = register_filesystem(con, fs)
         paths = [f"{protocol}://{item}" for item, _ in files]
     else:
         paths = [item for item, _ in files]
     return FileSet(paths, [size for _, size in files], fs, shown)
+
+
+def _inside_glob_root(pattern: str, matched: list[str], shown: str) -> None:
+    """A local glob may not lead out of its root (the folder before the first glob character,
+    which is what the URL check saw) through a symbolic link among the matches."""
+    cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=len(pattern))
+    root = os.path.realpath(pattern[:cut].rpartition("/")[0] or "/")
+    for item in matched:
+        real = os.path.realpath(item)
+        if os.path.commonpath([root, real]) != root:
+            raise InvalidArgument(
+                f"{shown} matches {item!r}, a link to a file outside {root!r}; links are not "
+                "followed out of a glob's folder: name the file itself, or copy it there"
+            )
 
 
 def register_filesystem(con: duckdb.DuckDBPyConnection, fs: fsspec.AbstractFileSystem) -> str:

@@ -62,7 +62,7 @@ def read_sql(
         )
     url, shown = parse_url(source.url, source.credentials.username, password)
     timeout = source.timeout.ToTimedelta().total_seconds() if source.HasField("timeout") else 0.0
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, timeout))
+    engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args(url, timeout))
     chunk = source.chunk_rows or DEFAULT_CHUNK_ROWS
     try:
         try:
@@ -93,7 +93,7 @@ def _resolved(source: pb.SqlSource, chunk: int) -> pb.SqlSource:
     return resolved
 
 
-def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
+def connect_args(url: URL, timeout: float) -> dict[str, Any]:
     connect = int(min(timeout, CONNECT_TIMEOUT_SECONDS) if timeout else CONNECT_TIMEOUT_SECONDS)
     backend = url.get_backend_name()
     if backend == "postgresql":
