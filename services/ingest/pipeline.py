@@ -204,10 +204,14 @@ class _Run:
             self.cancel.check()
             time.sleep(0.05)
 
-    def split(self, con: duckdb.DuckDBPyConnection, view: str) -> tuple[str, dict[str, int] | None]:
-        self.report(Phase.INGEST_PHASE_SPLITTING, "assigning splits")
+    @property
+    def split_spec(self) -> pb.SplitSpec | None:
         recipe = self.request.recipe
-        return assign_split(con, view, recipe.split if recipe.HasField("split") else None, "split")
+        return recipe.split if recipe.HasField("split") else None
+
+    def split(self, con: duckdb.DuckDBPyConnection, view: str) -> str:
+        self.report(Phase.INGEST_PHASE_SPLITTING, "assigning splits")
+        return assign_split(con, view, self.split_spec, "split")
 
 
 def _resolved_source(original: pb.Source, read: ReadResult) -> pb.Source:
@@ -241,7 +245,7 @@ def run_pipeline(
         if not keeps_scan_order(con, f"SELECT * FROM {quote_ident(transformed)}"):
             # Joins, aggregates and sorting windows run once, not in every later pass.
             transformed = materialize(con, transformed, "transformed")
-        final, split_rows = run.split(con, transformed)
+        final = run.split(con, transformed)
         out_dir = request.work_dir / "out"
         run.report(Phase.INGEST_PHASE_WRITING, "writing Parquet parts")
         written = write_parts(con, final, out_dir)
@@ -254,14 +258,12 @@ def run_pipeline(
             Phase.INGEST_PHASE_PROFILING, "computing statistics", rows_written=written.row_count
         )
         stored = parquet_view(con, written.files)
-        if split_rows is None:  # a row-by-row random split: count what was written
-            split_rows = counts(con, stored, split_names(request.recipe.split))
         result = pb.IngestResult(
             row_count=written.row_count,
             size_bytes=written.size_bytes,
             schema=schema_of(con, stored),
             statistics=profile(con, stored, written.files),
-            split_rows=split_rows,
+            split_rows=counts(con, stored, split_names(run.split_spec)),
             skipped_rows=run.skipped,
             skipped_examples=run.examples,
             resolved_recipe=resolved,
@@ -278,7 +280,7 @@ def preview_pipeline(request: PipelineRequest, limit: int, cancel: CancelToken) 
         run.parse_errors(),
     ):
         views, resolved = run.sources(con)
-        final, _ = run.split(con, run.transform(con, views))
+        final = run.split(con, run.transform(con, views))
         shown = limited(con, final, limit, "preview")
         schema = schema_of(con, shown)
         names = [f.name for f in schema.fields]

@@ -11,7 +11,7 @@ import pytest
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import InvalidArgument
 from services.ingest.engine import ROW_COLUMN, SPLIT_COLUMN
-from services.ingest.engine.splits import assign_split
+from services.ingest.engine.splits import assign_split, counts, split_names
 from tests.ingest.engine_fixtures import breast_cancer, diabetes, engine, frame_view, iris, wine
 from tests.ingest.engine_io_fixtures import rows
 
@@ -31,8 +31,9 @@ def con(tmp_path):
 
 
 def _split(con, view: str, **spec) -> tuple[pd.DataFrame, dict[str, int]]:
-    name, counts = assign_split(con, view, pb.SplitSpec(**spec), "split")
-    return rows(con, name), counts
+    split = pb.SplitSpec(**spec)
+    name = assign_split(con, view, split, "split")
+    return rows(con, name), counts(con, name, split_names(split))
 
 
 def _expected_sizes(rows_: int, fractions: list[float]) -> list[int]:
@@ -43,18 +44,18 @@ def _expected_sizes(rows_: int, fractions: list[float]) -> list[int]:
 
 def test_no_split_puts_every_row_in_all(con):
     view = frame_view(con, iris())
-    name, counts = assign_split(con, view, None, "split")
-    assert counts == {"all": 150}
+    name = assign_split(con, view, None, "split")
+    assert counts(con, name, []) == {"all": 150}
     assert set(rows(con, name)[SPLIT_COLUMN]) == {"all"}
-    unspecified, _ = assign_split(con, view, pb.SplitSpec(parts=THREE), "split")
+    unspecified = assign_split(con, view, pb.SplitSpec(parts=THREE), "split")
     assert set(rows(con, unspecified)[SPLIT_COLUMN]) == {"all"}
 
 
 def test_no_split_keeps_the_split_of_a_dataset_version(con):
     frame = wine()
     frame[SPLIT_COLUMN] = ["a" if i % 3 else None for i in range(len(frame))]
-    name, counts = assign_split(con, frame_view(con, frame), None, "split")
-    assert counts == {"a": 118, "all": 60}
+    name = assign_split(con, frame_view(con, frame), None, "split")
+    assert counts(con, name, []) == {"a": 118, "all": 60}
     assert list(rows(con, name).columns).count(SPLIT_COLUMN) == 1
 
 
@@ -63,13 +64,13 @@ def test_no_split_keeps_the_split_of_a_dataset_version(con):
 def test_random_sizes_are_exact(con, frame, fractions):
     data = frame()
     parts = [Part(name=f"p{i}", fraction=f) for i, f in enumerate(fractions)]
-    table, counts = _split(
+    table, per_part = _split(
         con, frame_view(con, data), method=pb.SPLIT_METHOD_RANDOM, parts=parts, seed=2024
     )
     sizes = _expected_sizes(len(data), fractions)
-    assert counts == {f"p{i}": size for i, size in enumerate(sizes)}
+    assert per_part == {f"p{i}": size for i, size in enumerate(sizes)}
     assert table[SPLIT_COLUMN].value_counts().to_dict() == {
-        name: size for name, size in counts.items() if size
+        name: size for name, size in per_part.items() if size
     }
 
 
@@ -78,12 +79,11 @@ def test_a_large_random_split_goes_row_by_row_by_the_values_hash(con):
     rows in another order land in the same parts, and sizes are close to the fractions."""
     data = breast_cancer()
     spec = {"method": pb.SPLIT_METHOD_RANDOM, "parts": THREE, "seed": 11}
-    name, counts = assign_split(con, frame_view(con, data), pb.SplitSpec(**spec), "s", 100)
-    assert counts is None
+    name = assign_split(con, frame_view(con, data), pb.SplitSpec(**spec), "s", 100)
     table = rows(con, name)
     shuffled = data.sample(frac=1.0, random_state=3).reset_index(drop=True)
     shuffled_view = frame_view(con, shuffled, "shuffled")
-    again_name, _ = assign_split(con, shuffled_view, pb.SplitSpec(**spec), "s", 100)
+    again_name = assign_split(con, shuffled_view, pb.SplitSpec(**spec), "s", 100)
     again = rows(con, again_name)
     key = list(data.columns)
     merged = table.merge(again, on=key, suffixes=("", "_again"))
@@ -100,7 +100,7 @@ def test_identical_rows_land_in_the_same_part_row_by_row(con):
     data = iris()
     doubled = pd.concat([data, data], ignore_index=True)
     spec = pb.SplitSpec(method=pb.SPLIT_METHOD_RANDOM, parts=THREE, seed=5)
-    name, _ = assign_split(con, frame_view(con, doubled), spec, "s", 10)
+    name = assign_split(con, frame_view(con, doubled), spec, "s", 10)
     table = rows(con, name)
     key = list(data.columns)
     assert (table.groupby(key)[SPLIT_COLUMN].nunique() == 1).all()
@@ -123,7 +123,7 @@ def test_random_is_deterministic_by_seed(con):
 
 def test_stratified_keeps_class_proportions(con):
     data = wine()
-    table, counts = _split(
+    table, per_part = _split(
         con,
         frame_view(con, data),
         method=pb.SPLIT_METHOD_STRATIFIED,
@@ -135,7 +135,7 @@ def test_stratified_keeps_class_proportions(con):
         sizes = _expected_sizes(int((data["target"] == target).sum()), [0.7, 0.15, 0.15])
         got = group[SPLIT_COLUMN].value_counts().to_dict()
         assert [got.get(name, 0) for name in ("train", "validation", "test")] == sizes
-    assert sum(counts.values()) == len(data)
+    assert sum(per_part.values()) == len(data)
     again, _ = _split(
         con,
         frame_view(con, data, "again"),
@@ -155,21 +155,21 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_time_split_orders_parts_and_keeps_ties_together(con):
     data = _with_dates(diabetes())
-    table, counts = _split(
+    table, per_part = _split(
         con, frame_view(con, data), method=pb.SPLIT_METHOD_TIME, parts=THREE, column="visit"
     )
     spans = table.groupby(SPLIT_COLUMN)["visit"].agg(["min", "max"])
     assert spans.loc["train", "max"] < spans.loc["validation", "min"]
     assert spans.loc["validation", "max"] < spans.loc["test", "min"]
-    assert sum(counts.values()) == len(data)
+    assert sum(per_part.values()) == len(data)
     # Ties move whole: the train part ends where the 70% rank's value starts.
     cut = sorted(data["visit"])[math.floor(len(data) * 0.7 + 0.5)]
-    assert counts["train"] == int((data["visit"] < cut).sum())
+    assert per_part["train"] == int((data["visit"] < cut).sum())
 
 
 def test_time_split_with_boundaries(con):
     data = _with_dates(diabetes())
-    table, counts = _split(
+    table, per_part = _split(
         con,
         frame_view(con, data),
         method=pb.SPLIT_METHOD_TIME,
@@ -177,8 +177,8 @@ def test_time_split_with_boundaries(con):
         column="visit",
         time_boundaries=["2020-02-10", "2020-02-25T12:00:00"],
     )
-    assert counts["train"] == int((data["visit"] < "2020-02-10").sum())
-    assert counts["test"] == int((data["visit"] >= "2020-02-25 12:00").sum())
+    assert per_part["train"] == int((data["visit"] < "2020-02-10").sum())
+    assert per_part["test"] == int((data["visit"] >= "2020-02-25 12:00").sum())
     with pytest.raises(InvalidArgument, match="3 parts need 2 ascending boundaries"):
         _split(
             con,
@@ -217,12 +217,12 @@ def test_time_split_refuses_null_times(con):
 
 def test_group_split_never_splits_a_group(con):
     data = diabetes()  # group by age: 58 groups of very different sizes
-    table, counts = _split(
+    table, per_part = _split(
         con, frame_view(con, data), method=pb.SPLIT_METHOD_GROUP, parts=THREE, column="age", seed=3
     )
     assert (table.groupby("age")[SPLIT_COLUMN].nunique() == 1).all()
-    assert sum(counts.values()) == len(data)
-    assert abs(counts["train"] / len(data) - 0.7) < 0.1
+    assert sum(per_part.values()) == len(data)
+    assert abs(per_part["train"] / len(data) - 0.7) < 0.1
     again, _ = _split(
         con,
         frame_view(con, data, "again"),
@@ -246,10 +246,10 @@ def test_group_split_never_splits_a_group(con):
 def test_a_split_replaces_an_existing_split_column(con):
     frame = iris()
     frame[SPLIT_COLUMN] = "old"
-    table, counts = _split(
+    table, per_part = _split(
         con, frame_view(con, frame), method=pb.SPLIT_METHOD_RANDOM, parts=THREE, seed=1
     )
-    assert counts == {"train": 105, "validation": 23, "test": 22}
+    assert per_part == {"train": 105, "validation": 23, "test": 22}
     assert list(table.columns).count(SPLIT_COLUMN) == 1
 
 
@@ -291,5 +291,5 @@ def test_bad_specs(con, spec, message):
 
 def test_fractions_within_tolerance_are_accepted(con):
     parts = [Part(name=f"p{i}", fraction=0.1) for i in range(10)]
-    _, counts = _split(con, frame_view(con, iris()), method=pb.SPLIT_METHOD_RANDOM, parts=parts)
-    assert list(counts.values()) == [15] * 10
+    _, per_part = _split(con, frame_view(con, iris()), method=pb.SPLIT_METHOD_RANDOM, parts=parts)
+    assert list(per_part.values()) == [15] * 10

@@ -51,10 +51,9 @@ def assign_split(
     spec: pb.SplitSpec | None,
     prefix: str,
     exact_rows: int = EXACT_RANDOM_SPLIT_ROWS,
-) -> tuple[str, dict[str, int] | None]:
-    """A view with SPLIT_COLUMN added (replacing one the input has), and its rows per split, or
-    None where they are only known once the view has been read (a random split of more than
-    `exact_rows` rows).
+) -> str:
+    """A view with SPLIT_COLUMN added (replacing one the input has). Its rows per split are
+    counted where they were written (`counts`): counting the view would be one more pass.
 
     No spec (or method UNSPECIFIED): every row in "all", except that rows of a dataset version
     keep the split they have."""
@@ -65,29 +64,24 @@ def assign_split(
     plan = _plan(spec, columns)
     params = Params()
     if spec.method == pb.SPLIT_METHOD_RANDOM:
-        sql, sizes = _random(con, view, plan, params, exact_rows)
-        return create_view(con, names.next(), sql, params.values), sizes
-    if spec.method == pb.SPLIT_METHOD_STRATIFIED:
+        sql = _random(con, view, plan, params, exact_rows)
+    elif spec.method == pb.SPLIT_METHOD_STRATIFIED:
         source = f"SELECT {plan.keep_columns()} FROM {quote_ident(view)}"
         sql = stratified_split(plan, content_hashed(plan, source, params), params)
     elif spec.method == pb.SPLIT_METHOD_TIME:
         sql = time_split(con, view, plan, params, columns[spec.column])
     else:
         sql = group_split(con, view, plan, params, names.next())
-    name = create_view(con, names.next(), sql, params.values)
-    return name, counts(con, name, plan.names)
+    return create_view(con, names.next(), sql, params.values)
 
 
-def _no_split(
-    con: duckdb.DuckDBPyConnection, view: str, columns: dict[str, str], name: str
-) -> tuple[str, dict[str, int]]:
+def _no_split(con: duckdb.DuckDBPyConnection, view: str, columns: dict[str, str], name: str) -> str:
     split = quote_ident(SPLIT_COLUMN)
     if SPLIT_COLUMN in columns:
         sql = f"SELECT * REPLACE (coalesce({split}, '{ALL}') AS {split}) FROM {quote_ident(view)}"
     else:
         sql = f"SELECT *, '{ALL}' AS {split} FROM {quote_ident(view)}"
-    create_view(con, name, sql)
-    return name, counts(con, name, [])
+    return create_view(con, name, sql)
 
 
 def _plan(spec: pb.SplitSpec, columns: dict[str, str]) -> SplitPlan:
@@ -147,10 +141,10 @@ def content_hashed(plan: SplitPlan, source: str, params: Params) -> str:
 
 def _random(
     con: duckdb.DuckDBPyConnection, view: str, plan: SplitPlan, params: Params, exact_rows: int
-) -> tuple[str, dict[str, int] | None]:
+) -> str:
     """Up to `exact_rows` rows: the (hash, row) ranking cut at the rounded cumulative fractions,
     so sizes are exact; more: each row by its hash against the fractions of 2^64, decided in the
-    pass that writes it (the sizes are counted afterwards)."""
+    pass that writes it."""
     source = f"SELECT {plan.keep_columns()} FROM {quote_ident(view)}"
     rows = int(
         con.execute(
@@ -163,7 +157,7 @@ def _random(
             f"THEN {params.bind(name)}"
             for fraction, name in zip(plan.cumulative[:-1], plan.names, strict=False)
         ]
-        return _assigned(plan, content_hashed(plan, source, params), branches, params), None
+        return _assigned(plan, content_hashed(plan, source, params), branches, params)
     cuts = cut_ranks(rows, plan.cumulative)
     found: dict[int, tuple[int, int]] = {}
     row = quote_ident(ROW_COLUMN)
@@ -190,9 +184,7 @@ def _random(
         branches.append(
             f"WHEN {HASH_COLUMN} < {h} OR ({HASH_COLUMN} = {h} AND {row} < {r}) THEN {name}"
         )
-    edges = [0, *cuts, rows]
-    sizes = {name: edges[i + 1] - edges[i] for i, name in enumerate(plan.names)}
-    return _assigned(plan, content_hashed(plan, source, params), branches, params), sizes
+    return _assigned(plan, content_hashed(plan, source, params), branches, params)
 
 
 def _threshold(fraction: float) -> int:
@@ -208,7 +200,10 @@ def _assigned(plan: SplitPlan, hashed_source: str, branches: list[str], params: 
     )
 
 
-def split_names(spec: pb.SplitSpec) -> list[str]:
+def split_names(spec: pb.SplitSpec | None) -> list[str]:
+    """The parts a spec names (each gets a count, 0 when empty); none without a split."""
+    if spec is None or spec.method == pb.SPLIT_METHOD_UNSPECIFIED:
+        return []
     return [part.name for part in spec.parts]
 
 
