@@ -59,3 +59,13 @@ class Aborted(AimassError):
     """A concurrent change won; the caller may retry."""
 
     code = grpc.StatusCode.ABORTED
+
+
+# Errors a retry cannot fix: a job that raises one fails at once instead of being redelivered.
+DEFINITIVE_ERRORS: tuple[type[AimassError], ...] = (
+    InvalidArgument,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+    AlreadyExists,
+)

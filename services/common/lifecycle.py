@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -76,3 +78,8 @@ class BackgroundTask:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.after_stop()
+
+
+def default_worker_id() -> str:
+    """host:pid, naming a job worker in run attempts and logs unless configured."""
+    return f"{socket.gethostname()}:{os.getpid()}"

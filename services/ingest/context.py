@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.bus import Bus
+from services.common.registry_client import RegistryClient
 from services.common.store import ArtifactStore
 from services.ingest.config import IngestSettings
 from services.ingest.core import Database
 from services.ingest.inputs import InputResolver
-from services.ingest.registry_client import RegistryClient
 from services.ingest.secrets import SecretBox, SecretResolver
 from services.ingest.urls import UrlPolicy
 

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aimass.ingest.v1 import ingest_pb2 as pb
 from aimass.registry.v1 import registry_pb2 as rpb
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.registry_client import RegistryClient
 from services.common.store import ArtifactStore
 from services.ingest import convert, models
 from services.ingest.core import Caller
 from services.ingest.pipeline import SourceInput
-from services.ingest.registry_client import RegistryClient
 from services.ingest.secrets import SecretResolver
 from services.ingest.urls import UrlPolicy, check_file_url, check_sqlite_url, local_path
 

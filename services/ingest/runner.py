@@ -26,14 +26,7 @@ from aimass.registry.v1 import registry_pb2 as rpb
 from services.common.bus import Delivery, Poison, Retry
 from services.common.db import utcnow
 from services.common.db.proto_json import from_json, to_json
-from services.common.errors import (
-    AimassError,
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-)
+from services.common.errors import DEFINITIVE_ERRORS, AimassError, FailedPrecondition
 from services.ingest import models
 from services.ingest.cancel import CancelToken, JobCancelled
 from services.ingest.context import IngestContext
@@ -46,8 +39,6 @@ from services.ingest.publish import find_registered, publish_version, result_of
 
 logger = logging.getLogger(__name__)
 
-# The job cannot succeed as submitted: fail it now, no retry.
-DEFINITIVE = (InvalidArgument, FailedPrecondition, NotFound, PermissionDenied, AlreadyExists)
 RUN_STATUS = {
     "succeeded": rpb.RUN_STATUS_FINISHED,
     "failed": rpb.RUN_STATUS_FAILED,
@@ -89,7 +80,7 @@ class JobRunner:
             await self._finish(claim, "succeeded", result=result)
         except JobCancelled:
             await self._end_without_version(claim, "cancelled", "cancelled")
-        except DEFINITIVE as exc:
+        except DEFINITIVE_ERRORS as exc:
             await self._end_without_version(claim, "failed", exc.message)
         except Exception as exc:
             await self._retry_or_fail(claim, exc)

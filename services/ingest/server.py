@@ -12,13 +12,13 @@ from aimass.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.common.grpc.server import RunningServer, serve
 from services.common.lifecycle import run_service
 from services.common.outbox import open_database_and_bus
+from services.common.registry_client import RegistryClient
 from services.common.store import ArtifactStore
 from services.ingest import models
 from services.ingest.config import IngestSettings
 from services.ingest.context import IngestContext
 from services.ingest.core import UnitOfWork
 from services.ingest.events import MESSAGE_TYPES
-from services.ingest.registry_client import RegistryClient
 from services.ingest.service import Ingest
 from services.ingest.servicer import IngestServicer
 from services.ingest.worker import IngestWorker

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from datetime import timedelta
 from types import TracebackType
 
@@ -16,7 +14,7 @@ from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.bus import JOBS, Consumer
 from services.common.db import utcnow
 from services.common.errors import AimassError
-from services.common.lifecycle import BackgroundTask
+from services.common.lifecycle import BackgroundTask, default_worker_id
 from services.ingest import models
 from services.ingest.cancel import CancelToken
 from services.ingest.context import IngestContext
@@ -25,10 +23,6 @@ from services.ingest.events import CANCEL_SUBJECTS, JOBS_DURABLE, JOBS_SUBJECT, 
 from services.ingest.runner import JobRunner
 
 logger = logging.getLogger(__name__)
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class IngestWorker:

@@ -433,3 +433,23 @@ async def test_consumer_survives_a_server_restart(private_nats_server: Any) -> N
 async def _stream_empty(bus: Bus, stream: str) -> bool:
     info = await bus.js.stream_info(bus.namespace.stream(stream))
     return info.state.messages == 0
+
+
+async def test_listen_sees_live_messages_only_and_skips_garbage(nats_bus: Bus) -> None:
+    await nats_bus.publish(CREATED, EntityRef(kind=ENTITY_KIND_MODEL, id="before"), "before")
+    seen: list[EntityRef] = []
+
+    async def record(message: EntityRef) -> None:
+        seen.append(message)
+
+    subscription = await nats_bus.listen("aimass.registry.model.>", EntityRef, record)
+    try:
+        await nats_bus.nc.publish(nats_bus.namespace.subject(CREATED), b"\x0a\xff")
+        await nats_bus.publish(CREATED, EntityRef(kind=ENTITY_KIND_MODEL, id="after"), "after")
+        await eventually(lambda: seen, what="the live message")
+        assert [m.id for m in seen] == ["after"]
+    finally:
+        await subscription.unsubscribe()
+    await nats_bus.publish(CREATED, EntityRef(kind=ENTITY_KIND_MODEL, id="later"), "later")
+    await asyncio.sleep(0.3)
+    assert [m.id for m in seen] == ["after"]

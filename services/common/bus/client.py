@@ -189,6 +189,22 @@ class Bus:
         self._control_subs.append(sub)
         return sub
 
+    async def listen(
+        self, subject: str, message_type: type[M], handler: Callable[[M], Awaitable[None]]
+    ) -> Subscription:
+        """A live view of a stream subject over core NATS: messages published from now on, none
+        replayed, no acks (for watch streams; durable consumers use ``consume``). The caller
+        unsubscribes. Undecodable messages are logged and skipped."""
+        validate_subject(subject, wildcards=True)
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                await handler(decode(message_type, msg.data, msg.headers))
+            except Poison as exc:
+                logger.warning("skipped a message on %s: %s", msg.subject, exc)
+
+        return await self.nc.subscribe(self.namespace.subject(subject), cb=on_message)
+
     async def close(self, grace: float = 10.0) -> None:
         """Stop consumers (in-flight handlers get ``grace`` seconds), then drain the connection."""
         consumers, self._consumers = self._consumers, []

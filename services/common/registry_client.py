@@ -1,5 +1,5 @@
-"""The registry, as ingest calls it: aimass.registry.v1 over one channel, the actor forwarded in
-x-aimass-actor, gRPC failures turned back into the error vocabulary."""
+"""The registry, as the other services call it: aimass.registry.v1 over one channel, the actor
+forwarded in x-aimass-actor, gRPC failures turned back into the error vocabulary."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from aimass.registry.v1 import registry_pb2_grpc
 from services.common import errors
 from services.common.grpc.client import create_channel
 from services.common.logs import ACTOR_HEADER
-from services.ingest.core import Caller
+from services.common.outbox import Caller
 
 T = TypeVar("T")
 PROJECT_CACHE_SECONDS = 30.0
+MAX_POINTS_PER_CALL = 10_000
 
 _ERRORS: dict[grpc.StatusCode, type[errors.AimassError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
@@ -143,3 +144,50 @@ class RegistryClient:
             worker=worker[:256],
         )
         return await self._call(self.stub.UpdateRunStatus, request, caller)
+
+    async def log_params(self, caller: Caller, run_id: str, params: dict[str, str]) -> None:
+        request = rpb.LogParamsRequest(project=caller.project, run_id=run_id, params=params)
+        await self._call(self.stub.LogParams, request, caller)
+
+    async def log_metrics(self, caller: Caller, run_id: str, points: list[rpb.MetricPoint]) -> None:
+        for start in range(0, len(points), MAX_POINTS_PER_CALL):
+            request = rpb.LogMetricsRequest(
+                project=caller.project,
+                run_id=run_id,
+                points=points[start : start + MAX_POINTS_PER_CALL],
+            )
+            await self._call(self.stub.LogMetrics, request, caller)
+
+    async def add_run_artifacts(
+        self, caller: Caller, run_id: str, artifacts: list[rpb.RunArtifact]
+    ) -> rpb.Run:
+        request = rpb.AddRunArtifactsRequest(
+            project=caller.project, run_id=run_id, artifacts=artifacts
+        )
+        return await self._call(self.stub.AddRunArtifacts, request, caller)
+
+    async def search_runs(
+        self, caller: Caller, request: rpb.SearchRequest
+    ) -> rpb.SearchRunsResponse:
+        return await self._call(self.stub.SearchRuns, request, caller)
+
+    async def create_model_version(
+        self, caller: Caller, request: rpb.CreateModelVersionRequest
+    ) -> rpb.ModelVersion:
+        return await self._call(self.stub.CreateModelVersion, request, caller)
+
+    async def model_version(
+        self, caller: Caller, version_id: str = "", model: str = "", version: int = 0
+    ) -> rpb.ModelVersion:
+        request = rpb.GetModelVersionRequest(
+            project=caller.project, id=version_id, model=model, version=version
+        )
+        return await self._call(self.stub.GetModelVersion, request, caller)
+
+    async def set_model_alias(
+        self, caller: Caller, model: str, alias: str, version: int
+    ) -> rpb.Model:
+        request = rpb.SetModelAliasRequest(
+            project=caller.project, model=model, alias=alias, version=version
+        )
+        return await self._call(self.stub.SetModelAlias, request, caller)
