@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from aimass.common.v1 import common_pb2 as aimass_dot_common_dot_v1_dot_common__pb2
 from aimass.registry.v1 import registry_pb2 as aimass_dot_registry_dot_v1_dot_registry__pb2
+from aimass.trainer.v1 import trainer_pb2 as aimass_dot_trainer_dot_v1_dot_trainer__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61imass/events/v1/events.proto\x12\x10\x61imass.events.v1\x1a\x1d\x61imass/common/v1/common.proto\x1a!aimass/registry/v1/registry.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x06\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x12\n\nproject_id\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x39\n\x0e\x65ntity_changed\x18\n \x01(\x0b\x32\x1f.aimass.events.v1.EntityChangedH\x00\x12\x41\n\x12\x64\x65ployment_changed\x18\x0b \x01(\x0b\x32#.aimass.events.v1.DeploymentChangedH\x00\x12\x46\n\x15model_version_created\x18\x0c \x01(\x0b\x32%.aimass.events.v1.ModelVersionCreatedH\x00\x12J\n\x17\x64\x61taset_version_created\x18\r \x01(\x0b\x32\'.aimass.events.v1.DatasetVersionCreatedH\x00\x12@\n\x12run_status_changed\x18\x0e \x01(\x0b\x32\".aimass.events.v1.RunStatusChangedH\x00\x12@\n\x12run_metrics_logged\x18\x0f \x01(\x0b\x32\".aimass.events.v1.RunMetricsLoggedH\x00\x12\x39\n\x0erun_progressed\x18\x10 \x01(\x0b\x32\x1f.aimass.events.v1.RunProgressedH\x00\x12\x33\n\x0b\x61lias_moved\x18\x11 \x01(\x0b\x32\x1c.aimass.events.v1.AliasMovedH\x00\x12?\n\x11ingest_progressed\x18\x12 \x01(\x0b\x32\".aimass.events.v1.IngestProgressedH\x00\x12\x35\n\x0c\x61lert_raised\x18\x13 \x01(\x0b\x32\x1d.aimass.events.v1.AlertRaisedH\x00\x42\x06\n\x04\x62ody\"j\n\rEntityChanged\x12+\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x1b.aimass.common.v1.EntityRef\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"W\n\x11\x44\x65ploymentChanged\x12\x32\n\ndeployment\x18\x01 \x01(\x0b\x32\x1e.aimass.registry.v1.Deployment\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\"N\n\x13ModelVersionCreated\x12\x37\n\rmodel_version\x18\x01 \x01(\x0b\x32 .aimass.registry.v1.ModelVersion\"T\n\x15\x44\x61tasetVersionCreated\x12;\n\x0f\x64\x61taset_version\x18\x01 \x01(\x0b\x32\".aimass.registry.v1.DatasetVersion\"\xa9\x01\n\x10RunStatusChanged\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.aimass.registry.v1.RunStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.aimass.registry.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\"\xb3\x01\n\x10RunMetricsLogged\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12>\n\x06latest\x18\x03 \x03(\x0b\x32..aimass.events.v1.RunMetricsLogged.LatestEntry\x12\x10\n\x08max_step\x18\x04 \x01(\x03\x1a-\n\x0bLatestEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xd1\x01\n\rRunProgressed\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x04 \x01(\x03\x12=\n\x07metrics\x18\x05 \x03(\x0b\x32,.aimass.events.v1.RunProgressed.MetricsEntry\x12\x0f\n\x07message\x18\x06 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"Z\n\nAliasMoved\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12+\n\x04move\x18\x03 \x01(\x0b\x32\x1d.aimass.registry.v1.AliasMove\"t\n\x10IngestProgressed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x98\x01\n\x0b\x41lertRaised\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x15\n\rdeployment_id\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\r\n\x05value\x18\x07 \x01(\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\"\xf5\x02\n\x10PredictionRecord\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\x03\x12\x0e\n\x06\x63\x61nary\x18\x06 \x01(\x08\x12\x10\n\x08queue_us\x18\x07 \x01(\x03\x12\x12\n\ncompute_us\x18\x08 \x01(\x03\x12\x10\n\x08total_us\x18\t \x01(\x03\x12\x12\n\nbatch_size\x18\n \x01(\x05\x12\x0e\n\x06status\x18\x0b \x01(\t\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x13\n\x0binputs_json\x18\r \x01(\t\x12\x14\n\x0coutputs_json\x18\x0e \x01(\t\x12\x1a\n\x12predictor_instance\x18\x0f \x01(\t\x12\x1a\n\x12\x64ropped_since_last\x18\x10 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61imass/events/v1/events.proto\x12\x10\x61imass.events.v1\x1a\x1d\x61imass/common/v1/common.proto\x1a!aimass/registry/v1/registry.proto\x1a\x1f\x61imass/trainer/v1/trainer.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x06\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x12\n\nproject_id\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x39\n\x0e\x65ntity_changed\x18\n \x01(\x0b\x32\x1f.aimass.events.v1.EntityChangedH\x00\x12\x41\n\x12\x64\x65ployment_changed\x18\x0b \x01(\x0b\x32#.aimass.events.v1.DeploymentChangedH\x00\x12\x46\n\x15model_version_created\x18\x0c \x01(\x0b\x32%.aimass.events.v1.ModelVersionCreatedH\x00\x12J\n\x17\x64\x61taset_version_created\x18\r \x01(\x0b\x32\'.aimass.events.v1.DatasetVersionCreatedH\x00\x12@\n\x12run_status_changed\x18\x0e \x01(\x0b\x32\".aimass.events.v1.RunStatusChangedH\x00\x12@\n\x12run_metrics_logged\x18\x0f \x01(\x0b\x32\".aimass.events.v1.RunMetricsLoggedH\x00\x12\x39\n\x0erun_progressed\x18\x10 \x01(\x0b\x32\x1f.aimass.events.v1.RunProgressedH\x00\x12\x33\n\x0b\x61lias_moved\x18\x11 \x01(\x0b\x32\x1c.aimass.events.v1.AliasMovedH\x00\x12?\n\x11ingest_progressed\x18\x12 \x01(\x0b\x32\".aimass.events.v1.IngestProgressedH\x00\x12\x35\n\x0c\x61lert_raised\x18\x13 \x01(\x0b\x32\x1d.aimass.events.v1.AlertRaisedH\x00\x42\x06\n\x04\x62ody\"j\n\rEntityChanged\x12+\n\x06\x65ntity\x18\x01 \x01(\x0b\x32\x1b.aimass.common.v1.EntityRef\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"W\n\x11\x44\x65ploymentChanged\x12\x32\n\ndeployment\x18\x01 \x01(\x0b\x32\x1e.aimass.registry.v1.Deployment\x12\x0e\n\x06\x63hange\x18\x02 \x01(\t\"N\n\x13ModelVersionCreated\x12\x37\n\rmodel_version\x18\x01 \x01(\x0b\x32 .aimass.registry.v1.ModelVersion\"T\n\x15\x44\x61tasetVersionCreated\x12;\n\x0f\x64\x61taset_version\x18\x01 \x01(\x0b\x32\".aimass.registry.v1.DatasetVersion\"\xa9\x01\n\x10RunStatusChanged\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.aimass.registry.v1.RunStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.aimass.registry.v1.RunStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\"\xb3\x01\n\x10RunMetricsLogged\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x05\x12>\n\x06latest\x18\x03 \x03(\x0b\x32..aimass.events.v1.RunMetricsLogged.LatestEntry\x12\x10\n\x08max_step\x18\x04 \x01(\x03\x1a-\n\x0bLatestEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x83\x02\n\rRunProgressed\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x04 \x01(\x03\x12=\n\x07metrics\x18\x05 \x03(\x0b\x32,.aimass.events.v1.RunProgressed.MetricsEntry\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x30\n\x08progress\x18\x07 \x01(\x0b\x32\x1e.aimass.trainer.v1.RunProgress\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"Z\n\nAliasMoved\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12+\n\x04move\x18\x03 \x01(\x0b\x32\x1d.aimass.registry.v1.AliasMove\"t\n\x10IngestProgressed\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x03\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"\x98\x01\n\x0b\x41lertRaised\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x15\n\rdeployment_id\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\r\n\x05value\x18\x07 \x01(\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\"\xf5\x02\n\x10PredictionRecord\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdeployment_id\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\x03\x12\x0e\n\x06\x63\x61nary\x18\x06 \x01(\x08\x12\x10\n\x08queue_us\x18\x07 \x01(\x03\x12\x12\n\ncompute_us\x18\x08 \x01(\x03\x12\x10\n\x08total_us\x18\t \x01(\x03\x12\x12\n\nbatch_size\x18\n \x01(\x05\x12\x0e\n\x06status\x18\x0b \x01(\t\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x13\n\x0binputs_json\x18\r \x01(\t\x12\x14\n\x0coutputs_json\x18\x0e \x01(\t\x12\x1a\n\x12predictor_instance\x18\x0f \x01(\t\x12\x1a\n\x12\x64ropped_since_last\x18\x10 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,32 +39,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNMETRICSLOGGED_LATESTENTRY']._serialized_options = b'8\001'
   _globals['_RUNPROGRESSED_METRICSENTRY']._loaded_options = None
   _globals['_RUNPROGRESSED_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENT']._serialized_start=151
-  _globals['_EVENT']._serialized_end=961
-  _globals['_ENTITYCHANGED']._serialized_start=963
-  _globals['_ENTITYCHANGED']._serialized_end=1069
-  _globals['_DEPLOYMENTCHANGED']._serialized_start=1071
-  _globals['_DEPLOYMENTCHANGED']._serialized_end=1158
-  _globals['_MODELVERSIONCREATED']._serialized_start=1160
-  _globals['_MODELVERSIONCREATED']._serialized_end=1238
-  _globals['_DATASETVERSIONCREATED']._serialized_start=1240
-  _globals['_DATASETVERSIONCREATED']._serialized_end=1324
-  _globals['_RUNSTATUSCHANGED']._serialized_start=1327
-  _globals['_RUNSTATUSCHANGED']._serialized_end=1496
-  _globals['_RUNMETRICSLOGGED']._serialized_start=1499
-  _globals['_RUNMETRICSLOGGED']._serialized_end=1678
-  _globals['_RUNMETRICSLOGGED_LATESTENTRY']._serialized_start=1633
-  _globals['_RUNMETRICSLOGGED_LATESTENTRY']._serialized_end=1678
-  _globals['_RUNPROGRESSED']._serialized_start=1681
-  _globals['_RUNPROGRESSED']._serialized_end=1890
-  _globals['_RUNPROGRESSED_METRICSENTRY']._serialized_start=1844
-  _globals['_RUNPROGRESSED_METRICSENTRY']._serialized_end=1890
-  _globals['_ALIASMOVED']._serialized_start=1892
-  _globals['_ALIASMOVED']._serialized_end=1982
-  _globals['_INGESTPROGRESSED']._serialized_start=1984
-  _globals['_INGESTPROGRESSED']._serialized_end=2100
-  _globals['_ALERTRAISED']._serialized_start=2103
-  _globals['_ALERTRAISED']._serialized_end=2255
-  _globals['_PREDICTIONRECORD']._serialized_start=2258
-  _globals['_PREDICTIONRECORD']._serialized_end=2631
+  _globals['_EVENT']._serialized_start=184
+  _globals['_EVENT']._serialized_end=994
+  _globals['_ENTITYCHANGED']._serialized_start=996
+  _globals['_ENTITYCHANGED']._serialized_end=1102
+  _globals['_DEPLOYMENTCHANGED']._serialized_start=1104
+  _globals['_DEPLOYMENTCHANGED']._serialized_end=1191
+  _globals['_MODELVERSIONCREATED']._serialized_start=1193
+  _globals['_MODELVERSIONCREATED']._serialized_end=1271
+  _globals['_DATASETVERSIONCREATED']._serialized_start=1273
+  _globals['_DATASETVERSIONCREATED']._serialized_end=1357
+  _globals['_RUNSTATUSCHANGED']._serialized_start=1360
+  _globals['_RUNSTATUSCHANGED']._serialized_end=1529
+  _globals['_RUNMETRICSLOGGED']._serialized_start=1532
+  _globals['_RUNMETRICSLOGGED']._serialized_end=1711
+  _globals['_RUNMETRICSLOGGED_LATESTENTRY']._serialized_start=1666
+  _globals['_RUNMETRICSLOGGED_LATESTENTRY']._serialized_end=1711
+  _globals['_RUNPROGRESSED']._serialized_start=1714
+  _globals['_RUNPROGRESSED']._serialized_end=1973
+  _globals['_RUNPROGRESSED_METRICSENTRY']._serialized_start=1927
+  _globals['_RUNPROGRESSED_METRICSENTRY']._serialized_end=1973
+  _globals['_ALIASMOVED']._serialized_start=1975
+  _globals['_ALIASMOVED']._serialized_end=2065
+  _globals['_INGESTPROGRESSED']._serialized_start=2067
+  _globals['_INGESTPROGRESSED']._serialized_end=2183
+  _globals['_ALERTRAISED']._serialized_start=2186
+  _globals['_ALERTRAISED']._serialized_end=2338
+  _globals['_PREDICTIONRECORD']._serialized_start=2341
+  _globals['_PREDICTIONRECORD']._serialized_end=2714
 # @@protoc_insertion_point(module_scope)

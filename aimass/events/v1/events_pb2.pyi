@@ -2,6 +2,7 @@ import datetime
 
 from aimass.common.v1 import common_pb2 as _common_pb2
 from aimass.registry.v1 import registry_pb2 as _registry_pb2
+from aimass.trainer.v1 import trainer_pb2 as _trainer_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -115,7 +116,7 @@ class RunMetricsLogged(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., points: _Optional[int] = ..., latest: _Optional[_Mapping[str, float]] = ..., max_step: _Optional[int] = ...) -> None: ...
 
 class RunProgressed(_message.Message):
-    __slots__ = ("run_id", "phase", "step", "total_steps", "metrics", "message")
+    __slots__ = ("run_id", "phase", "step", "total_steps", "metrics", "message", "progress")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,13 +130,15 @@ class RunProgressed(_message.Message):
     TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     phase: str
     step: int
     total_steps: int
     metrics: _containers.ScalarMap[str, float]
     message: str
-    def __init__(self, run_id: _Optional[str] = ..., phase: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ...) -> None: ...
+    progress: _trainer_pb2.RunProgress
+    def __init__(self, run_id: _Optional[str] = ..., phase: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ..., progress: _Optional[_Union[_trainer_pb2.RunProgress, _Mapping]] = ...) -> None: ...
 
 class AliasMoved(_message.Message):
     __slots__ = ("model_id", "model", "move")
