@@ -209,7 +209,6 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "demo",
-        parents=[_home_option()],
         help="the end-to-end demo on a running stack",
         description="Real data in, a registered, aliased and deployed model out, with lineage.",
     )
@@ -223,13 +222,18 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=os.environ.get("AIMASS_INGEST_ADDRESS", "127.0.0.1:50052"),
         help="ingest address (default $AIMASS_INGEST_ADDRESS or 127.0.0.1:50052)",
     )
+    parser.add_argument(
+        "--trainer",
+        default=os.environ.get("AIMASS_TRAINER_ADDRESS", "127.0.0.1:50053"),
+        help="trainer address (default $AIMASS_TRAINER_ADDRESS or 127.0.0.1:50053)",
+    )
     parser.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aimass.demo import run_demo
 
-    return run_demo(args.registry, args.ingest, _home(args), _say)
+    return run_demo(args.registry, args.ingest, args.trainer, _say)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [

@@ -1,22 +1,21 @@
 """The end-to-end demo on a running local stack: real data in, a registered, deployed model out.
 
-    aimass demo [--registry 127.0.0.1:50051] [--ingest 127.0.0.1:50052] [--home .aimass]
+    aimass demo [--registry 127.0.0.1:50051] [--ingest 127.0.0.1:50052]
+                [--trainer 127.0.0.1:50053]
 
 Uses scikit-learn's bundled breast-cancer data (569 rows, 30 features): uploads it to the ingest
 service, which makes a versioned Parquet dataset with statistics and a stratified 80/20 split; runs
-a 5-fold cross-validated logistic regression on the train split whose params and per-fold metrics go
-to a run, scores it on the test split, saves the model with skops (a format that cannot run code on
-load), registers it with its signature, aliases it `production`, deploys the alias, and prints the
-lineage from the deployment back to the upload. Training happens here until the trainer lands.
+a 5-fold cross-validated xgboost job on the train split through the trainer, which scores it on the
+test split, registers the model (XGBoost UBJ and a skops preprocessor: formats that cannot run code
+on load) with its signature and aliases it `production`; then deploys the alias and prints the
+lineage from the deployment back to the upload.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,14 +24,13 @@ from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from aimass.registry.v1 import registry_pb2 as pb
 from aimass.registry.v1 import registry_pb2_grpc
-from services.common.hashing import digest_hex, hash_bytes
-from services.common.settings import CommonSettings
-from services.common.store import ArtifactStore
+from aimass.trainer.v1 import trainer_pb2 as tpb
+from aimass.trainer.v1 import trainer_pb2_grpc
 
 PROJECT = "demo"
+MODEL = "breast-cancer-xgb"
 META = (("x-aimass-actor", "demo"),)
 CHUNK = 1 << 20
-NOT_FEATURES = ("target", "_split")
 ENDED = (
     ingest_pb2.INGEST_JOB_STATE_SUCCEEDED,
     ingest_pb2.INGEST_JOB_STATE_FAILED,
@@ -112,106 +110,46 @@ async def ingest_dataset(
     return job.result.dataset_version_id
 
 
-async def read_version(store: ArtifactStore, version: pb.DatasetVersion) -> Any:
-    """The version's Parquet parts as one frame (a demo-sized dataset)."""
-
-    import pandas as pd
-
-    prefix = store.key_for(version.uri)
-    keys = sorted(k for k in await store.list_keys(prefix) if k.endswith(".parquet"))
-    frames = [pd.read_parquet(io.BytesIO(await store.get_bytes(key))) for key in keys]
-    return pd.concat(frames, ignore_index=True)
-
-
 async def train(
-    stub: registry_pb2_grpc.RegistryServiceStub,
-    store: ArtifactStore,
-    frame: Any,
-    version: pb.DatasetVersion,
-) -> tuple[pb.Run, bytes, float]:
-    import sklearn
-    import skops.io
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    params = {"algorithm": "logistic_regression", "C": "1.0", "max_iter": "500", "folds": "5"}
-    run = await stub.CreateRun(
-        pb.CreateRunRequest(
-            project=PROJECT,
-            name="lr-baseline",
-            kind="train",
-            params=params,
-            input_dataset_version_ids=[version.id],
-            initial_status=pb.RUN_STATUS_RUNNING,
-            environment={"scikit-learn": sklearn.__version__},
-        ),
+    stub: trainer_pb2_grpc.TrainerServiceStub, version_id: str, out: Callable[[str], None]
+) -> tpb.RunProgress:
+    """A 5-fold cross-validated xgboost job on the train split through the trainer; the model is
+    registered as breast-cancer-xgb with the alias production. Returns the run's last update."""
+    spec = tpb.TrainSpec(
+        algorithm="xgboost.gbdt",
+        task=tpb.TASK_TYPE_CLASSIFICATION,
+        data=tpb.DataSpec(dataset_version_id=version_id, target_column="target"),
+        cv=tpb.CrossValidation(method=tpb.CV_METHOD_STRATIFIED_KFOLD, folds=5),
+        metrics=["accuracy", "roc_auc", "f1"],
+        seed=7,
+        output=tpb.ModelOutput(model=MODEL, aliases=["production"]),
+    )
+    spec.params["n_estimators"].int_value = 200
+    spec.params["max_depth"].int_value = 3
+    spec.params["learning_rate"].float_value = 0.1
+    submitted = await stub.Submit(
+        tpb.SubmitRequest(project=PROJECT, train=spec, run_name="xgb-baseline"),
         metadata=META,
-        timeout=10,
+        timeout=30,
     )
-    train_rows, test_rows = frame[frame["_split"] == "train"], frame[frame["_split"] == "test"]
-    features, target = train_rows.drop(columns=["target", "_split"]), train_rows["target"]
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-    scores = cross_val_score(model, features, target, cv=folds, scoring="accuracy")
-    await stub.LogMetrics(
-        pb.LogMetricsRequest(
-            project=PROJECT,
-            run_id=run.id,
-            points=[
-                pb.MetricPoint(key="cv_accuracy", value=float(score), step=fold)
-                for fold, score in enumerate(scores)
-            ],
-        ),
-        metadata=META,
-        timeout=10,
-    )
-    model.fit(features, target)
-    artifact = skops.io.dumps(model)
-    test_accuracy = float(
-        model.score(test_rows.drop(columns=["target", "_split"]), test_rows["target"])
-    )
-    await stub.LogMetrics(
-        pb.LogMetricsRequest(
-            project=PROJECT,
-            run_id=run.id,
-            points=[
-                pb.MetricPoint(key="cv_accuracy_mean", value=float(scores.mean()), step=0),
-                pb.MetricPoint(key="test_accuracy", value=test_accuracy, step=0),
-            ],
-        ),
-        metadata=META,
-        timeout=10,
-    )
-    stored = await store.put_bytes(f"runs/{run.id}/model.skops", artifact)
-    await stub.AddRunArtifacts(
-        pb.AddRunArtifactsRequest(
-            project=PROJECT,
-            run_id=run.id,
-            artifacts=[
-                pb.RunArtifact(
-                    path="model.skops",
-                    uri=stored.uri,
-                    size_bytes=stored.size,
-                    content_hash=stored.digest,
-                )
-            ],
-        ),
-        metadata=META,
-        timeout=10,
-    )
-    run = await stub.UpdateRunStatus(
-        pb.UpdateRunStatusRequest(project=PROJECT, id=run.id, status=pb.RUN_STATUS_FINISHED),
-        metadata=META,
-        timeout=10,
-    )
-    return run, artifact, test_accuracy
+    last = tpb.RunProgress()
+    shown = -1
+    async for update in stub.WatchRun(
+        tpb.WatchRunRequest(project=PROJECT, run_id=submitted.run_id), metadata=META, timeout=300
+    ):
+        last = update
+        if update.phase != shown:
+            shown = update.phase
+            phase = tpb.Phase.Name(update.phase).removeprefix("PHASE_").lower()
+            out(f"train     run {update.run_id[:8]}: {phase}")
+    if last.state != tpb.RUN_STATE_FINISHED:
+        raise RuntimeError(
+            f"train run {submitted.run_id} ended {tpb.RunState.Name(last.state)}: {last.error}"
+        )
+    return last
 
 
-async def demo(
-    registry: str, ingest: str, store: ArtifactStore, out: Callable[[str], None]
-) -> None:
+async def demo(registry: str, ingest: str, trainer: str, out: Callable[[str], None]) -> None:
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
@@ -219,6 +157,7 @@ async def demo(
     async with (
         grpc.aio.insecure_channel(registry) as channel,
         grpc.aio.insecure_channel(ingest) as ingest_channel,
+        grpc.aio.insecure_channel(trainer) as trainer_channel,
     ):
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         await ensure_project(stub)
@@ -232,56 +171,22 @@ async def demo(
             f"dataset   breast-cancer@{version.version}: {version.row_count} rows, "
             f"{len(version.schema.fields)} columns, {version.content_hash[:19]}…"
         )
-        frame = await read_version(store, version)
-        run, artifact, accuracy = await train(stub, store, frame, version)
-        out(f"run       {run.id}: {run.params['algorithm']}, held-out test accuracy {accuracy:.3f}")
-        stored = await store.put_bytes(
-            f"models/breast-cancer-lr/{digest_hex(hash_bytes(artifact))[:16]}/model.skops", artifact
+        done = await train(trainer_pb2_grpc.TrainerServiceStub(trainer_channel), version_id, out)
+        run = await stub.GetRun(
+            pb.GetRunRequest(project=PROJECT, id=done.run_id), metadata=META, timeout=10
         )
-        model_version = await stub.CreateModelVersion(
-            pb.CreateModelVersionRequest(
-                project=PROJECT,
-                model="breast-cancer-lr",
-                create_model=True,
-                framework="sklearn",
-                artifact_format="skops",
-                artifact_uri=stored.uri,
-                content_hash=stored.digest,
-                source_run_id=run.id,
-                metrics={"accuracy": accuracy},
-                task="classification",
-                signature=pb.ModelSignature(
-                    inputs=common_pb2.Schema(
-                        fields=[
-                            f for f in version.schema.fields if f.name not in ("target", "_split")
-                        ]
-                    ),
-                    outputs=common_pb2.Schema(
-                        fields=[common_pb2.Field(name="label", type=common_pb2.DATA_TYPE_INT64)]
-                    ),
-                ),
-                idempotency_key=f"{run.id}:model",
-            ),
-            metadata=META,
-            timeout=10,
+        out(
+            f"run       {run.id}: {run.params['algorithm']}, 5-fold CV accuracy "
+            f"{run.metrics['cv_accuracy_mean']:.3f}, held-out test accuracy "
+            f"{run.metrics['test_accuracy']:.3f}"
         )
-        await stub.SetModelAlias(
-            pb.SetModelAliasRequest(
-                project=PROJECT,
-                model="breast-cancer-lr",
-                alias="production",
-                version=model_version.version,
-            ),
-            metadata=META,
-            timeout=10,
-        )
-        out(f"model     breast-cancer-lr@{model_version.version} (alias production)")
+        out(f"model     {MODEL}@{done.model_version} (alias production)")
         name = f"bc-{uuid.uuid4().hex[:6]}"
         deployment = await stub.CreateDeployment(
             pb.CreateDeploymentRequest(
                 project=PROJECT,
                 name=name,
-                model="breast-cancer-lr",
+                model=MODEL,
                 alias="production",
                 config=pb.ServingConfig(max_batch_size=64, max_queue_delay_us=500, sample_rate=0.1),
             ),
@@ -309,7 +214,6 @@ async def demo(
             out(f"  {'  ' * node.depth}{kind.lower():16} {node.label}")
 
 
-def run_demo(registry: str, ingest: str, home: Path, out: Callable[[str], None]) -> int:
-    store = ArtifactStore.from_settings(CommonSettings(home=home))
-    asyncio.run(demo(registry, ingest, store, out))
+def run_demo(registry: str, ingest: str, trainer: str, out: Callable[[str], None]) -> int:
+    asyncio.run(demo(registry, ingest, trainer, out))
     return 0

@@ -198,7 +198,8 @@ def test_up_detached_status_down(tmp_path: Path, stack_env: dict[str, str]) -> N
 
 
 def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, str]) -> None:
-    """The main job: upload, ingest, train, register, alias, deploy, lineage."""
+    """The main job: upload, ingest, train through the trainer, register, alias, deploy,
+    lineage."""
     home = tmp_path / "home"
     up = _run(
         _cli("up", "--detach", "--home", str(home), "--nats-port", str(_free_port())), stack_env
@@ -210,12 +211,12 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
         demo = _run(
             _cli(
                 "demo",
-                "--home",
-                str(home),
                 "--registry",
                 f"127.0.0.1:{stack_env['AIMASS_REGISTRY_PORT']}",
                 "--ingest",
                 f"127.0.0.1:{stack_env['AIMASS_INGEST_PORT']}",
+                "--trainer",
+                f"127.0.0.1:{stack_env['AIMASS_TRAINER_PORT']}",
             ),
             stack_env,
             timeout=300,
@@ -225,6 +226,7 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
         assert "splits {'test': 113, 'train': 456}" in lines[0]
         accuracy = float(next(line for line in lines if "test accuracy" in line).split()[-1])
         assert accuracy >= 0.93
+        assert any(line.startswith("model     breast-cancer-xgb@") for line in lines), lines
         lineage = demo.stdout.split("lineage", 1)[1]
         for node in ("deployment", "model_version", "dataset_version", "source", "ingest"):
             assert node in lineage, demo.stdout
