@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.trainer.library.base import (
     SavedLearner,
     Task,
 )
+from services.trainer.library.compiled import CompiledPreprocessor, compile_preprocessor
 from services.trainer.library.preprocessing import (
     Column,
     ColumnKind,
@@ -104,7 +106,21 @@ class FittedModel:
     classes: list[Any] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
 
+    @cached_property
+    def compiled(self) -> CompiledPreprocessor | None:
+        """The fitted preprocessor as numpy, for serving; None where only scikit-learn's path
+        reproduces it."""
+        return compile_preprocessor(self.preprocessor, self.spec.columns)
+
     # -- use ---------------------------------------------------------------------------------
+
+    def predict_columns(self, columns: Mapping[str, np.ndarray]) -> Prediction:
+        """Predict from one 1-D array per raw column, as a server decodes a request: the numpy
+        preprocessor where the model has one, else the DataFrame path. Sequence models take
+        ``predict`` (their windows need the rows in order as a frame)."""
+        if self.compiled is None or self.spec.sequence is not None:
+            return self.predict(pd.DataFrame({name: columns[name] for name in columns}))
+        return self.predict_matrix(self.compiled.transform(columns))
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return transformed(self.preprocessor, prepare_frame(frame, self.spec.columns))
