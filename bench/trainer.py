@@ -80,7 +80,9 @@ def make_data(rows: int, features: int) -> Path:
 
 
 @contextlib.contextmanager
-def stack(home: Path, namespace: str, threads: int, trainers: int) -> Iterator[dict[str, str]]:
+def stack(
+    home: Path, namespace: str, threads: int, trainers: int, study_db_url: str = ""
+) -> Iterator[dict[str, str]]:
     ports = {"registry": free_port(), "ingest": free_port()}
     trainer_ports = [free_port() for _ in range(trainers)]
     common = {
@@ -91,7 +93,7 @@ def stack(home: Path, namespace: str, threads: int, trainers: int) -> Iterator[d
         "AIMASS_REGISTRY_ADDRESS": f"127.0.0.1:{ports['registry']}",
         "AIMASS_INGEST_ALLOWED_URL_PREFIXES": f'["{DATA_DIR.as_uri()}/"]',
         "AIMASS_TRAINER_THREADS": str(threads),
-        "AIMASS_TRAINER_STUDY_DB_URL": f"sqlite+aiosqlite:///{home / 'studies.db'}",
+        "AIMASS_TRAINER_STUDY_DB_URL": study_db_url or f"sqlite+aiosqlite:///{home / 'studies.db'}",
     }
     asyncio.run(upgrade_database_async("registry", f"sqlite+aiosqlite:///{home / 'registry.db'}"))
     asyncio.run(upgrade_database_async("ingest", f"sqlite+aiosqlite:///{home / 'ingest.db'}"))
@@ -290,7 +292,8 @@ def tuning(options: argparse.Namespace) -> None:
     rates = {}
     for replicas in (1, 2):
         home = Path(tempfile.mkdtemp(prefix="aimass-bench-tune-"))
-        with stack(home, f"b{uuid.uuid4().hex[:8]}", 1, trainers=replicas) as addresses:
+        namespace = f"b{uuid.uuid4().hex[:8]}"
+        with stack(home, namespace, 1, replicas, options.study_db_url) as addresses:
             project = asyncio.run(create_project(addresses))
             version = asyncio.run(ingest(addresses, project, path))
             request = tune_request(project, version, options.trials, replicas)
@@ -312,6 +315,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--tune-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--study-db-url",
+        default=os.environ.get(
+            "AIMASS_BENCH_STUDY_DB_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+        help="the Optuna study database the replicas share (PostgreSQL, as in production)",
+    )
     parser.add_argument("--skip", choices=["overhead", "tuning"], action="append", default=[])
     options = parser.parse_args()
     if "overhead" not in options.skip:
