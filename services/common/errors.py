@@ -55,6 +55,13 @@ class DeadlineExceeded(AimassError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class Internal(AimassError):
+    """A fault on our side (a model that raised, say); the message says where to look, the cause
+    goes to the logs, not to the caller."""
+
+    code = grpc.StatusCode.INTERNAL
+
+
 class Aborted(AimassError):
     """A concurrent change won; the caller may retry."""
 

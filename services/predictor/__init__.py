@@ -1,0 +1,1 @@
+"""Predictor: serves deployed model versions over the Open Inference Protocol v2."""
