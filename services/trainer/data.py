@@ -44,7 +44,7 @@ async def download(store: ArtifactStore, version: rpb.DatasetVersion, local_dir:
 
 def load(local_dir: Path, data: tpb.DataSpec, sequence: tpb.SequenceSpec, max_rows: int) -> JobData:
     """The job's rows (blocking: call from a worker thread)."""
-    dataset = ds.dataset(sorted(str(p) for p in local_dir.rglob("*.parquet")), format="parquet")
+    dataset = ds.dataset(part_paths(local_dir), format="parquet")
     schema = dataset.schema
     roles = [data.target_column, data.weight_column, data.group_column, data.time_column]
     wanted = [*data.feature_columns, *roles, sequence.series_id_column]
@@ -112,14 +112,25 @@ def _training_data(
 ) -> TrainingData:
     weight = None
     if data.weight_column:
-        weight = frame[data.weight_column].to_numpy(dtype=np.float64, na_value=np.nan)
-        if not np.isfinite(weight).all() or (weight < 0).any():
-            raise InvalidArgument(
-                f"weight column {data.weight_column!r} must hold finite, non-negative numbers"
-            )
+        weight = sample_weights(frame[data.weight_column])
     return TrainingData(
         features=frame[list(data.feature_columns)],
         target=frame[data.target_column] if data.target_column else None,
         sample_weight=weight,
         series=frame[sequence.series_id_column] if sequence.series_id_column else None,
     )
+
+
+def sample_weights(values: pd.Series) -> np.ndarray:
+    """A weight column's values as float64; InvalidArgument unless all finite and >= 0."""
+    weight = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        raise InvalidArgument(
+            f"weight column {values.name!r} must hold finite, non-negative numbers"
+        )
+    return weight
+
+
+def part_paths(local_dir: Path) -> list[str]:
+    """The dataset version's Parquet parts under ``local_dir``, in a stable order."""
+    return sorted(str(p) for p in local_dir.rglob("*.parquet"))

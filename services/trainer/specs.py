@@ -284,6 +284,16 @@ def _resolve_resources(resources: tpb.Resources, algorithm: AlgorithmInfo) -> No
         )
 
 
+def _check_dask_train(train: ResolvedTrain) -> None:
+    """A train job on Dask reads its rows on the cluster's workers (never whole in the trainer),
+    where the in-process cross-validation cannot run."""
+    if train.spec.resources.dask_scheduler_address and train.spec.HasField("cv"):
+        raise InvalidArgument(
+            "cross-validation does not run on a Dask cluster: drop `cv` (the job is evaluated "
+            "on its validation and test splits) or drop resources.dask_scheduler_address"
+        )
+
+
 def resolve_tune(
     spec: tpb.TuneSpec, version: rpb.DatasetVersion
 ) -> tuple[tpb.TuneSpec, ResolvedTrain]:
@@ -329,6 +339,7 @@ def resolve_submit(request: tpb.SubmitRequest, version: rpb.DatasetVersion) -> R
     kind = request.WhichOneof("job")
     if kind == "train":
         train = resolve_train(request.train, version)
+        _check_dask_train(train)
         resolved.train.CopyFrom(train.spec)
     elif kind == "tune":
         tune, train = resolve_tune(request.tune, version)

@@ -1,24 +1,28 @@
 """The blocking part of a train job, run in a worker thread: load the rows, cross-validate, fit,
-evaluate, save the model folder. Everything it learns goes to the RunReporter."""
+evaluate, save the model folder. Everything it learns goes to the RunReporter.
+
+An xgboost job given a Dask scheduler address loads no rows here: ``dask_data`` has the cluster's
+workers read, transform and train on them, and evaluates there too."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aimass.trainer.v1 import trainer_pb2 as tpb
+from services.common.errors import InvalidArgument
 from services.trainer.cancel import CancelToken
-from services.trainer.data import JobData, load
+from services.trainer.data import JobData, load, part_paths
 from services.trainer.library import evaluation
 from services.trainer.library.base import FitOptions, Progress, Task
 from services.trainer.library.catalog import get_algorithm
 from services.trainer.library.model import FittedModel, ModelSpec, SequenceSettings, fit_model
 from services.trainer.library.params import params_from_proto
-from services.trainer.library.preprocessing import resolve_choice
+from services.trainer.library.preprocessing import Column, resolve_choice
 from services.trainer.progress import RunReporter
 
 logger = logging.getLogger(__name__)
@@ -36,6 +40,10 @@ class TrainOutcome:
 
 
 def model_spec(spec: tpb.TrainSpec, data: JobData, threads: int) -> ModelSpec:
+    return build_model_spec(spec, data.columns, threads)
+
+
+def build_model_spec(spec: tpb.TrainSpec, columns: Sequence[Column], threads: int) -> ModelSpec:
     algorithm = get_algorithm(spec.algorithm)
     task = Task.from_proto(spec.task)
     sequence = None
@@ -50,7 +58,7 @@ def model_spec(spec: tpb.TrainSpec, data: JobData, threads: int) -> ModelSpec:
         algorithm=algorithm,
         task=task,
         params=algorithm.resolve_params(params_from_proto(spec.params)),
-        columns=data.columns,
+        columns=columns,
         preprocessing=resolve_choice(
             spec.preprocessing,
             scale_by_default=algorithm.scale_by_default,
@@ -81,6 +89,9 @@ def train(
     threads: int,
     max_rows: int,
 ) -> TrainOutcome:
+    """``max_rows`` bounds the rows loaded here; a job on a Dask cluster loads none."""
+    if on_dask(spec):
+        return train_on_cluster(spec, data_dir, model_dir, reporter=reporter, token=token)
     data = load(data_dir, spec.data, spec.sequence, max_rows)
     token.check()
     return fit_and_evaluate(spec, data, model_dir, reporter=reporter, token=token, threads=threads)
@@ -132,15 +143,73 @@ def fit_and_evaluate(
     for name, rows in evaluated:
         assert rows is not None
         result_of_split = evaluation.evaluate(model, rows, metrics)
-        final.update({f"{name}_{k}": v for k, v in result_of_split.metrics.items()})
-        documents[f"evaluation-{name}.json"] = {
-            "split": name,
-            "rows": len(rows),
-            "metrics": result_of_split.metrics,
-            "warnings": list(result_of_split.warnings),
-            **result_of_split.artifacts,
-        }
+        _record(final, documents, name, len(rows), result_of_split)
         token.check()
+    return _save(model, model_dir, final, documents, reporter)
+
+
+def on_dask(spec: tpb.TrainSpec) -> bool:
+    """Whether the job trains on a Dask cluster, its rows never loaded in the trainer."""
+    address = spec.resources.dask_scheduler_address
+    return bool(address) and get_algorithm(spec.algorithm).supports_dask
+
+
+def train_on_cluster(
+    spec: tpb.TrainSpec,
+    data_dir: Path,
+    model_dir: Path,
+    *,
+    reporter: RunReporter,
+    token: CancelToken,
+) -> TrainOutcome:
+    """Fit and evaluate on the cluster at ``resources.dask_scheduler_address``; its workers read
+    the parts in ``data_dir`` (see ``dask_data``). No cross-validation (specs refuse it)."""
+    from services.trainer.dask_data import DaskJob
+
+    if spec.HasField("cv"):
+        raise InvalidArgument("cross-validation does not run on a Dask cluster: drop `cv`")
+    final: dict[str, float] = {}
+    documents: dict[str, Any] = {}
+    address = spec.resources.dask_scheduler_address
+    with DaskJob.open(address, part_paths(data_dir), spec.data) as job:
+        built = build_model_spec(spec, job.columns, threads=1)
+        reporter.phase(tpb.PHASE_FITTING, f"fitting on the Dask cluster at {address}")
+        model = job.fit(built, listener(reporter))
+        token.check()
+        reporter.phase(tpb.PHASE_EVALUATING, "evaluating on the Dask cluster")
+        held_out = [("validation", spec.data.validation_split), ("test", spec.data.test_split)]
+        evaluated = [(name, split) for name, split in held_out if split]
+        for name, split in evaluated or [("train", spec.data.train_split)]:
+            result = job.evaluate(model, split, spec.metrics)
+            _record(final, documents, name, result.rows, result)
+            token.check()
+    return _save(model, model_dir, final, documents, reporter)
+
+
+def _record(
+    final: dict[str, float],
+    documents: dict[str, Any],
+    name: str,
+    rows: int,
+    result: evaluation.Evaluation,
+) -> None:
+    final.update({f"{name}_{k}": v for k, v in result.metrics.items()})
+    documents[f"evaluation-{name}.json"] = {
+        "split": name,
+        "rows": rows,
+        "metrics": result.metrics,
+        "warnings": list(result.warnings),
+        **result.artifacts,
+    }
+
+
+def _save(
+    model: FittedModel,
+    model_dir: Path,
+    final: dict[str, float],
+    documents: dict[str, Any],
+    reporter: RunReporter,
+) -> TrainOutcome:
     steps = model.learner.fitted_steps()
     if steps is not None:
         final["fitted_steps"] = float(steps)

@@ -309,3 +309,23 @@ def test_a_listener_stops_dask_training(dask_cluster: str) -> None:
     with pytest.raises(TrainingStopped):
         remote.fit(CANCER.x, CANCER.y, progress=Progress([stop_at_three]))
     assert seen == [1, 2, 3]
+
+
+def test_fit_on_dask_takes_rows_already_on_the_cluster(dask_cluster: str) -> None:
+    import dask.array as da
+
+    from services.trainer.library.xgboost_dask import connect
+
+    remote = gbdt(CANCER, FitOptions(seed=2), learning_rate=0.3)
+    assert isinstance(remote, GbdtLearner)
+    progress, steps = recorder()
+    with connect(dask_cluster) as client:
+        # Dask arrays, used as they are (numpy rows would be scattered first).
+        x = da.from_array(CANCER.x, chunks=(100, -1))
+        y = da.from_array(CANCER.y, chunks=100)
+        held_out = (da.from_array(CANCER.x_val, chunks=50), da.from_array(CANCER.y_val, chunks=50))
+        remote.fit_on_dask(client, x, y, num_class=2, validation=held_out, progress=progress)
+    assert remote.config["num_class"] == 2
+    assert (remote.predict(CANCER.x_test) == CANCER.y_test).mean() >= 0.93
+    fitted = remote.fitted_steps()
+    assert fitted is not None and [s[0] for s in steps][:fitted] == list(range(1, fitted + 1))

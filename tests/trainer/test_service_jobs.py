@@ -253,7 +253,8 @@ async def test_watch_run_streams_rounds_until_the_model_is_registered(
         "xgboost.gbdt",
         stack.datasets["cancer"],
         "target",
-        params={"n_estimators": 300, "max_depth": 3, "early_stopping_rounds": None},
+        # Enough rounds to span several progress intervals (0.2 s in these tests).
+        params={"n_estimators": 3000, "max_depth": 4, "early_stopping_rounds": None},
         output=tpb.ModelOutput(model="watched"),
     )
     answered = await submit(trainer, stack.project, train=spec)
@@ -268,7 +269,7 @@ async def test_watch_run_streams_rounds_until_the_model_is_registered(
     assert {u.run_id for u in updates} == {answered.run_id}
     rounds = [u for u in updates if u.phase == tpb.PHASE_FITTING and u.step_unit == "round"]
     assert rounds, [tpb.Phase.Name(u.phase) for u in updates]
-    assert all(u.state == tpb.RUN_STATE_RUNNING and u.total_steps == 300 for u in rounds)
+    assert all(u.state == tpb.RUN_STATE_RUNNING and u.total_steps == 3000 for u in rounds)
     assert [u.step for u in rounds] == sorted(u.step for u in rounds)
     assert "val_loss" in rounds[-1].metrics
     last = updates[-1]

@@ -248,7 +248,7 @@ class GbdtLearner(Learner):
 
         return train_on_dask(
             self.options.dask_scheduler_address,
-            {k: v for k, v in params.items() if k != "nthread"},  # each worker uses its threads
+            _on_workers(params),
             x,
             y,
             weight,
@@ -257,6 +257,37 @@ class GbdtLearner(Learner):
             patience=self.params["early_stopping_rounds"],  # type: ignore[arg-type]
             progress=progress,
         )
+
+    def fit_on_dask(
+        self,
+        client: Any,
+        x: Any,
+        y: Any,
+        *,
+        num_class: int,
+        sample_weight: Any = None,
+        validation: tuple[Any, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """``fit`` on rows already on ``client``'s cluster (dask arrays: float32 features, class
+        indices or values, weights), never brought to this process; ``num_class``: the
+        classes learnt from the whole training split (0 for regression)."""
+        from services.trainer.library.xgboost_dask import train_on_client
+
+        self.config = {"task": self.task.value, "num_class": num_class}
+        booster = train_on_client(
+            client,
+            _on_workers(self.booster_params(num_class)),
+            x,
+            y,
+            sample_weight,
+            validation,
+            rounds=int(self.params["n_estimators"]),  # type: ignore[arg-type]
+            patience=self.params["early_stopping_rounds"],  # type: ignore[arg-type]
+            progress=progress,
+        )
+        self.booster = booster
+        self.config["fitted_rounds"] = booster.num_boosted_rounds()
 
     # -- use -----------------------------------------------------------------------------------
 
@@ -355,6 +386,11 @@ def loss_value(score: Any, metric: str) -> float:
     # xgboost logs (score, std) pairs in cv; a plain float otherwise.
     value = float(score[0] if isinstance(score, tuple) else score)
     return value * value if metric == "rmse" else value  # rmse -> mean squared error
+
+
+def _on_workers(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Booster parameters for a Dask cluster: each worker uses its own threads."""
+    return {k: v for k, v in params.items() if k != "nthread"}
 
 
 def _gbdt(task: Task, params: Mapping[str, ParamPython], options: FitOptions) -> Learner:

@@ -1,16 +1,20 @@
 """Training xgboost on a Dask cluster (``xgboost.dask``) for data beyond one worker.
 
-The rows are scattered to the cluster's workers as dask arrays, one block per worker. Rounds are
-trained in calls of ``DASK_ROUNDS_PER_CALL``, each continuing the previous booster, so that the
-per-round losses reach the progress listeners between calls (a listener that raises stops the
-job there) and early stopping is decided here, on the validation loss of every round.
+The rows reach the workers either as numpy arrays scattered by the caller, one block per worker,
+or as dask arrays the workers compute themselves (``services.trainer.dask_data`` reads the
+Parquet parts on the workers). Rounds are trained in calls of ``DASK_ROUNDS_PER_CALL``, each
+continuing the previous booster, so that the per-round losses reach the progress listeners
+between calls (a listener that raises stops the job there) and early stopping is decided here, on
+the validation loss of every round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xgboost as xgb
 
@@ -20,72 +24,119 @@ from services.trainer.library.xgboost_algorithms import DASK_ROUNDS_PER_CALL, ro
 
 CONNECT_TIMEOUT_SECONDS = 30
 
+# Rows as the caller holds them (scattered here) or already on the cluster.
+Rows = np.ndarray | da.Array
 
-def train_on_dask(
-    address: str,
-    params: Mapping[str, Any],
-    x: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    validation: tuple[np.ndarray, np.ndarray] | None,
-    *,
-    rounds: int,
-    patience: int | None,
-    progress: Progress | None,
-) -> xgb.Booster:
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A ``distributed.Client`` of the scheduler at ``address``, current for ``xgboost.dask``
+    (never the process-wide default), closed on exit."""
     from distributed import Client
-    from xgboost import dask as dxgb
 
     try:
         client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_SECONDS)
     except OSError as exc:
         raise Unavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    # xgboost.dask looks the client up as the current one.
     with client, client.as_current():
-        parts = max(len(client.scheduler_info().get("workers", {})), 1)
-        train = dxgb.DaskQuantileDMatrix(
+        yield client
+
+
+def train_on_dask(
+    address: str,
+    params: Mapping[str, Any],
+    x: Rows,
+    y: Rows,
+    weight: Rows | None,
+    validation: tuple[Rows, Rows] | None,
+    *,
+    rounds: int,
+    patience: int | None,
+    progress: Progress | None,
+) -> xgb.Booster:
+    with connect(address) as client:
+        return train_on_client(
             client,
-            _scatter(client, x, parts),
-            _scatter(client, y, parts),
-            weight=None if weight is None else _scatter(client, weight, parts),
-            max_bin=params["max_bin"],
+            params,
+            x,
+            y,
+            weight,
+            validation,
+            rounds=rounds,
+            patience=patience,
+            progress=progress,
         )
-        evals = [(train, "train")]
-        if validation is not None:
-            valid = dxgb.DaskQuantileDMatrix(
-                client,
-                _scatter(client, validation[0], parts),
-                _scatter(client, validation[1], parts),
-                ref=train,
-            )
-            evals.append((valid, "validation"))
-        stopper = _EarlyStopping(patience if validation is not None else None)
-        booster: xgb.Booster | None = None
-        done = 0
-        while done < rounds and not stopper.stopped:
-            chunk = min(DASK_ROUNDS_PER_CALL, rounds - done)
-            output = dxgb.train(
-                client,
-                dict(params),
-                train,
-                num_boost_round=chunk,
-                evals=evals,
-                xgb_model=booster,
-                verbose_eval=False,
-            )
-            booster = output["booster"]
-            for index in range(chunk):
-                step = done + index + 1
-                metrics = _metrics_at(output["history"], params["eval_metric"], index)
-                if progress is not None:
-                    progress.step(step, rounds, "round", metrics)
-                if stopper.update(step, metrics.get("val_loss")):
-                    break
-            done += chunk
+
+
+def train_on_client(
+    client: Any,
+    params: Mapping[str, Any],
+    x: Rows,
+    y: Rows,
+    weight: Rows | None,
+    validation: tuple[Rows, Rows] | None,
+    *,
+    rounds: int,
+    patience: int | None,
+    progress: Progress | None,
+) -> xgb.Booster:
+    """Train on ``client``'s cluster; numpy rows are scattered first, dask arrays are used as
+    they are (their blocks must line up: x, y and weight made from the same partitions)."""
+    from xgboost import dask as dxgb
+
+    parts = max(len(client.scheduler_info().get("workers", {})), 1)
+    train = dxgb.DaskQuantileDMatrix(
+        client,
+        _on_cluster(client, x, parts),
+        _on_cluster(client, y, parts),
+        weight=None if weight is None else _on_cluster(client, weight, parts),
+        max_bin=params["max_bin"],
+    )
+    evals = [(train, "train")]
+    if validation is not None:
+        valid = dxgb.DaskQuantileDMatrix(
+            client,
+            _on_cluster(client, validation[0], parts),
+            _on_cluster(client, validation[1], parts),
+            ref=train,
+        )
+        evals.append((valid, "validation"))
+    stopper = _EarlyStopping(patience if validation is not None else None)
+    booster: xgb.Booster | None = None
+    done = 0
+    while done < rounds and not stopper.stopped:
+        chunk = min(DASK_ROUNDS_PER_CALL, rounds - done)
+        output = dxgb.train(
+            client,
+            dict(params),
+            train,
+            num_boost_round=chunk,
+            evals=evals,
+            xgb_model=booster,
+            verbose_eval=False,
+        )
+        booster = output["booster"]
+        for index in range(chunk):
+            step = done + index + 1
+            metrics = _metrics_at(output["history"], params["eval_metric"], index)
+            if progress is not None:
+                progress.step(step, rounds, "round", metrics)
+            if stopper.update(step, metrics.get("val_loss")):
+                break
+        done += chunk
     assert booster is not None
     if stopper.best_step and stopper.best_step < booster.num_boosted_rounds():
         booster = booster[: stopper.best_step]
     return booster
+
+
+def predict_on_client(client: Any, booster: xgb.Booster, x: da.Array) -> da.Array:
+    """The booster's raw output for ``x``'s rows, computed on the workers holding them:
+    probabilities of class 1 (binary), rows x classes (multiclass) or values (regression)."""
+    from xgboost import dask as dxgb
+
+    predicted: da.Array = dxgb.inplace_predict(client, booster, x)
+    return predicted
 
 
 class _EarlyStopping:
@@ -109,10 +160,12 @@ def _metrics_at(history: Mapping[str, Mapping[str, list[Any]]], metric: str, ind
     return round_metrics(at_round, metric)
 
 
-def _scatter(client: Any, array: np.ndarray, parts: int) -> Any:
-    """``array`` as a dask array whose blocks live on the workers (not in the task graph)."""
-    import dask.array as da
+def _on_cluster(client: Any, rows: Rows, parts: int) -> da.Array:
+    return rows if isinstance(rows, da.Array) else _scatter(client, rows, parts)
 
+
+def _scatter(client: Any, array: np.ndarray, parts: int) -> da.Array:
+    """``array`` as a dask array whose blocks live on the workers (not in the task graph)."""
     bounds = np.linspace(0, len(array), min(parts, max(len(array), 1)) + 1).astype(int)
     pieces = [array[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     futures = client.scatter(pieces)
