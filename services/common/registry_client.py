@@ -191,3 +191,18 @@ class RegistryClient:
             project=caller.project, model=model, alias=alias, version=version
         )
         return await self._call(self.stub.SetModelAlias, request, caller)
+
+    async def deployments(self, caller: Caller) -> list[rpb.Deployment]:
+        """Every live deployment of the caller's project, or of every project when it names none
+        (what a predictor serves)."""
+        found: list[rpb.Deployment] = []
+        token = ""
+        while True:
+            request = rpb.ListDeploymentsRequest(project=caller.project)
+            request.page.page_token = token
+            request.page.page_size = 500
+            response = await self._call(self.stub.ListDeployments, request, caller)
+            found.extend(response.deployments)
+            token = response.page.next_page_token
+            if not token:
+                return found

@@ -112,6 +112,7 @@ async def serve(
     metrics_port: int | None,
     register: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
+    extra_options: Sequence[tuple[str, int]] = (),
 ) -> RunningServer:
     """A service's network face: Prometheus metrics (gRPC port + 1000 unless ``metrics_port``)
     when enabled, then the gRPC server with health and reflection."""
@@ -125,4 +126,5 @@ async def serve(
         register=register,
         service_names=service_names,
         grace_seconds=settings.shutdown_grace_seconds,
+        extra_options=extra_options,
     )
