@@ -443,3 +443,107 @@ async def test_sampled_predictions_are_logged_with_the_returned_id(stack: Stack)
     assert found.model == MODEL and found.model_version == int(response.model_version)
     assert found.status == "OK" and found.total_us >= found.compute_us > 0
     assert '"probabilities"' in found.outputs_json and found.inputs_json
+
+
+NUMERIC_DATATYPES = [
+    ("INT8", "int8_t"),
+    ("INT16", "int16"),
+    ("INT32", "int32"),
+    ("INT64", "int64"),
+    ("UINT8", "uint8"),
+    ("UINT16", "uint16"),
+    ("UINT32", "uint32"),
+    ("UINT64", "uint64"),
+    ("FP16", "float16"),
+    ("FP32", "float32"),
+    ("FP64", "float64"),
+]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw", "typed"])
+async def test_every_numeric_datatype_feeds_a_column(stack: Stack, raw: bool) -> None:
+    """One tensor per column, each column in another datatype; the model sees the same numbers."""
+    await _eventually(lambda: _ready(stack))
+    rows = np.abs(stack.rows[:4]).round()
+    request = oip.ModelInferRequest(model_name="bc", model_version="2")
+    sent = np.empty_like(rows, dtype=np.float64)
+    for index, name in enumerate(stack.columns):
+        datatype, dtype_name = NUMERIC_DATATYPES[index % len(NUMERIC_DATATYPES)]
+        dtype = np.dtype("int8" if dtype_name == "int8_t" else dtype_name)
+        values = np.clip(rows[:, index], 0, 100).astype(dtype)
+        sent[:, index] = values.astype(np.float64)
+        tensor = oip.ModelInferRequest.InferInputTensor(
+            name=name, datatype=datatype, shape=[len(values)]
+        )
+        if raw:
+            request.raw_input_contents.append(values.astype(dtype.newbyteorder("<")).tobytes())
+        else:
+            field = {
+                "INT64": "int64_contents",
+                "UINT64": "uint64_contents",
+                "FP16": "fp32_contents",
+                "FP32": "fp32_contents",
+                "FP64": "fp64_contents",
+            }.get(datatype, "uint_contents" if datatype.startswith("UINT") else "int_contents")
+            getattr(tensor.contents, field).extend(values.tolist())
+        request.inputs.append(tensor)
+    response = await stack.oip.ModelInfer(request)
+    probabilities = next(o for o in response.outputs if o.name == "probabilities")
+    got = (
+        _raw_outputs(response)["probabilities"]
+        if raw
+        else np.asarray(probabilities.contents.fp64_contents).reshape(list(probabilities.shape))
+    )
+    np.testing.assert_allclose(got, _expected(stack, 2, sent.astype(np.float32)), rtol=1e-6)
+
+
+async def test_a_full_queue_answers_resource_exhausted_at_once(stack: Stack) -> None:
+    await stack.registry.CreateDeployment(
+        rpb.CreateDeploymentRequest(
+            project=stack.project,
+            name="bc-small-queue",
+            model=MODEL,
+            version=2,
+            config=rpb.ServingConfig(max_batch_size=32, max_queue_size=32),
+        ),
+        metadata=META,
+    )
+    await _eventually(lambda: _ready(stack, "bc-small-queue"))
+    rows = np.repeat(stack.rows[:1], 32, axis=0)
+    results = await asyncio.gather(
+        *(stack.oip.ModelInfer(_raw_request(rows, "bc-small-queue")) for _ in range(100)),
+        return_exceptions=True,
+    )
+    refusals = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert refusals and all(r.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for r in refusals), (
+        refusals[:3]
+    )
+    assert "queue" in (refusals[0].details() or "")
+    assert len(refusals) < len(results)  # the rest were answered
+    assert (await stack.oip.ModelInfer(_raw_request(rows, "bc-small-queue"))).outputs
+
+
+async def test_a_callers_deadline_is_respected(stack: Stack) -> None:
+    """A lone request waits up to 0.5 s for company; its caller gives up after 0.1 s, the server
+    drops it without running it (counted as timed out) and serves the next one."""
+    await stack.registry.CreateDeployment(
+        rpb.CreateDeploymentRequest(
+            project=stack.project,
+            name="bc-patient",
+            model=MODEL,
+            version=2,
+            config=rpb.ServingConfig(max_batch_size=64, max_queue_delay_us=500_000),
+        ),
+        metadata=META,
+    )
+    await _eventually(lambda: _ready(stack, "bc-patient"))
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stack.oip.ModelInfer(_raw_request(stack.rows[:1], "bc-patient"), timeout=0.1)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    async def counted() -> bool:
+        stats = await stack.admin.GetModelStats(ppb.GetModelStatsRequest(model="bc-patient"))
+        return any(s.timed_out == 1 for s in stats.stats)
+
+    await _eventually(counted)
+    assert (await stack.oip.ModelInfer(_raw_request(stack.rows[:1], "bc-patient"))).outputs

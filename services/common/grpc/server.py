@@ -77,7 +77,9 @@ async def start_grpc_server(
     (``DESCRIPTOR.services_by_name[...].full_name``) for health and reflection.
     """
     server = grpc.aio.server(
-        interceptors=(ErrorMappingInterceptor(),), options=(*SERVER_OPTIONS, *extra_options)
+        interceptors=(ErrorMappingInterceptor(),),
+        # extra options replace defaults of the same name (gRPC would keep the first one)
+        options=tuple({**dict(SERVER_OPTIONS), **dict(extra_options)}.items()),
     )
     register(server)
     health_servicer = health.aio.HealthServicer()
