@@ -227,13 +227,18 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=os.environ.get("AIMASS_TRAINER_ADDRESS", "127.0.0.1:50053"),
         help="trainer address (default $AIMASS_TRAINER_ADDRESS or 127.0.0.1:50053)",
     )
+    parser.add_argument(
+        "--predictor",
+        default=os.environ.get("AIMASS_PREDICTOR_ADDRESS", "127.0.0.1:50054"),
+        help="predictor address (default $AIMASS_PREDICTOR_ADDRESS or 127.0.0.1:50054)",
+    )
     parser.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aimass.demo import run_demo
 
-    return run_demo(args.registry, args.ingest, args.trainer, _say)
+    return run_demo(args.registry, args.ingest, args.trainer, args.predictor, _say)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [

@@ -1,14 +1,15 @@
 """The end-to-end demo on a running local stack: real data in, a registered, deployed model out.
 
     aimass demo [--registry 127.0.0.1:50051] [--ingest 127.0.0.1:50052]
-                [--trainer 127.0.0.1:50053]
+                [--trainer 127.0.0.1:50053] [--predictor 127.0.0.1:50054]
 
 Uses scikit-learn's bundled breast-cancer data (569 rows, 30 features): uploads it to the ingest
 service, which makes a versioned Parquet dataset with statistics and a stratified 80/20 split; runs
 a 5-fold cross-validated xgboost job on the train split through the trainer, which scores it on the
 test split, registers the model (XGBoost UBJ and a skops preprocessor: formats that cannot run code
-on load) with its signature and aliases it `production`; then deploys the alias and prints the
-lineage from the deployment back to the upload.
+on load) with its signature and aliases it `production`; then deploys the alias, asks the predictor
+for three rows over the Open Inference Protocol, and prints the lineage from the
+deployment back to the upload.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+import numpy as np
 
 from aimass.common.v1 import common_pb2
+from aimass.inference.v2 import open_inference_pb2 as oip
+from aimass.inference.v2 import open_inference_pb2_grpc
 from aimass.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from aimass.registry.v1 import registry_pb2 as pb
 from aimass.registry.v1 import registry_pb2_grpc
@@ -149,7 +153,46 @@ async def train(
     return last
 
 
-async def demo(registry: str, ingest: str, trainer: str, out: Callable[[str], None]) -> None:
+async def predict(address: str, deployment: str, rows: Any, out: Callable[[str], None]) -> None:
+    """Rows through the predictor's Open Inference Protocol, as any KServe or
+    Triton client would send them: one raw FP64 matrix."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = open_inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+        for _ in range(600):  # the predictor loads the version when the deployment event arrives
+            ready = await stub.ModelReady(oip.ModelReadyRequest(name=deployment), timeout=10)
+            if ready.ready:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"the predictor did not load deployment {deployment} in 60 s")
+        matrix = rows.to_numpy(dtype="<f8")
+        response = await stub.ModelInfer(
+            oip.ModelInferRequest(
+                model_name=deployment,
+                inputs=[
+                    oip.ModelInferRequest.InferInputTensor(
+                        name="input", datatype="FP64", shape=list(matrix.shape)
+                    )
+                ],
+                raw_input_contents=[matrix.tobytes()],
+            ),
+            timeout=10,
+        )
+    labels = next(
+        np.frombuffer(raw, dtype="<i8").tolist()
+        for tensor, raw in zip(response.outputs, response.raw_output_contents, strict=True)
+        if tensor.name == "predictions"
+    )
+    prediction_id = response.parameters["prediction_id"].string_param
+    out(
+        f"predict   {deployment} v{response.model_version} over Open Inference: labels {labels} "
+        f"for the last {len(labels)} rows of the data (prediction id {prediction_id[:8]})"
+    )
+
+
+async def demo(
+    registry: str, ingest: str, trainer: str, predictor: str, out: Callable[[str], None]
+) -> None:
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
@@ -197,6 +240,8 @@ async def demo(registry: str, ingest: str, trainer: str, out: Callable[[str], No
             f"deploy    {deployment.name}: follows production -> v{deployment.resolved_version}, "
             f"revision {deployment.revision}"
         )
+        last_rows = frame.drop(columns=["target"]).tail(3)
+        await predict(predictor, deployment.name, last_rows, out)
         lineage = await stub.GetLineage(
             pb.GetLineageRequest(
                 project=PROJECT,
@@ -214,6 +259,8 @@ async def demo(registry: str, ingest: str, trainer: str, out: Callable[[str], No
             out(f"  {'  ' * node.depth}{kind.lower():16} {node.label}")
 
 
-def run_demo(registry: str, ingest: str, trainer: str, out: Callable[[str], None]) -> int:
-    asyncio.run(demo(registry, ingest, trainer, out))
+def run_demo(
+    registry: str, ingest: str, trainer: str, predictor: str, out: Callable[[str], None]
+) -> int:
+    asyncio.run(demo(registry, ingest, trainer, predictor, out))
     return 0

@@ -217,6 +217,8 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
                 f"127.0.0.1:{stack_env['AIMASS_INGEST_PORT']}",
                 "--trainer",
                 f"127.0.0.1:{stack_env['AIMASS_TRAINER_PORT']}",
+                "--predictor",
+                f"127.0.0.1:{stack_env['AIMASS_PREDICTOR_PORT']}",
             ),
             stack_env,
             timeout=300,
@@ -227,6 +229,8 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
         accuracy = float(next(line for line in lines if "test accuracy" in line).split()[-1])
         assert accuracy >= 0.93
         assert any(line.startswith("model     breast-cancer-xgb@") for line in lines), lines
+        served = next(line for line in lines if line.startswith("predict   "))
+        assert "over Open Inference: labels [" in served, served
         lineage = demo.stdout.split("lineage", 1)[1]
         for node in ("deployment", "model_version", "dataset_version", "source", "ingest"):
             assert node in lineage, demo.stdout
