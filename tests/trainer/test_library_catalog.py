@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from aimass.trainer.v1 import trainer_pb2 as tpb
 from services.common.errors import InvalidArgument
+from services.predictor.runtimes import load_runtime
 from services.trainer.library.base import FitOptions, Task
 from services.trainer.library.catalog import (
     algorithms,
@@ -138,7 +139,7 @@ def wine() -> tuple[pd.DataFrame, pd.DataFrame]:
     return train_test_split(frame, test_size=0.25, random_state=0, stratify=frame["target"])
 
 
-def test_the_example_plugin_trains_saves_and_loads(install: Install, tmp_path: Path) -> None:
+def test_the_example_plugin_trains_saves_loads_and_serves(install: Install, tmp_path: Path) -> None:
     install_example(install)
     info = get_algorithm("example.nearest_centroid")
     assert info.plugin and info.library == "aimass-nearest-centroid"
@@ -171,6 +172,12 @@ def test_the_example_plugin_trains_saves_and_loads(install: Install, tmp_path: P
     assert np.array_equal(again.predictions, predicted.predictions)
     assert again.probabilities is not None and predicted.probabilities is not None
     assert np.array_equal(again.probabilities, predicted.probabilities)
+    # and served: the predictor's runtime takes the rows as Open Inference tensors
+    runtime = load_runtime(tmp_path / "model", model.artifact_format)
+    runtime.warm_up()
+    served = runtime.predict({c.name: test[c.name].to_numpy(dtype=np.float64) for c in columns})
+    assert served["predictions"].astype(str).tolist() == predicted.predictions.tolist()
+    np.testing.assert_allclose(served["probabilities"], predicted.probabilities)
     with pytest.raises(InvalidArgument, match="'metric'"):
         info.build(Task.CLASSIFICATION, {"metric": "cosine"})
 
