@@ -70,6 +70,7 @@ class _Run:
         self.skipped = 0
         self.examples: list[pb.MalformedRow] = []
         self.reads: list[ReadResult] = []
+        self.costly: dict[str, bool] = {}  # alias -> its view parses a file on every scan
 
     def report(self, phase: pb.IngestPhase, message: str = "", **counts: int) -> None:
         self.cancel.check()
@@ -145,11 +146,16 @@ class _Run:
             alias = item.source.alias
             self.report(Phase.INGEST_PHASE_READING, f"reading {alias}")
             read = self.read(con, index, item)
-            self._count(con, read)
             view = read.view
             if self.request.sample_rows and item.source.WhichOneof("kind") == "dataset":
                 view = limited(con, view, self.request.sample_rows, f"sample{index}")
-            steps = apply_steps(con, view, item.source.steps, {}, f"s{index}")
+            # The first source without steps of its own is counted by the recipe's steps.
+            count = not self.request.sample_rows and (index > 0 or bool(item.source.steps))
+            self.costly[alias] = not read.loaded
+            steps = apply_steps(
+                con, view, item.source.steps, {}, f"s{index}", count, self.costly[alias]
+            )
+            self._read(read, steps.input_rows)
             self._note(steps.warnings, steps.outlier_bounds, alias)
             views[alias] = steps.view
             resolved.sources.append(_resolved_source(item.source, read))
@@ -168,17 +174,18 @@ class _Run:
                     raise failure from exc
             raise
 
-    def _count(self, con: duckdb.DuckDBPyConnection, read: ReadResult) -> None:
+    def _read(self, read: ReadResult, rows: int | None) -> None:
+        """A source read: its skipped rows, bytes and (when counted) rows. A CSV parsed on every
+        scan is counted in the first pass a step makes over it anyway, or in a pass of its own."""
         self.skipped += read.skipped_rows
         self.examples.extend(read.skipped_examples[: 100 - len(self.examples)])
         total = self.progress.bytes_total + read.bytes_total
-        rows = self.progress.rows_read
-        # A CSV parsed on every scan costs a tokenising pass to count (no column is converted).
-        if not self.request.sample_rows:
-            found = con.execute(f"SELECT count(*) FROM {quote_ident(read.view)}").fetchone()
-            rows = self.progress.rows_read + int(found[0] if found else 0)
         self.report(
-            Phase.INGEST_PHASE_READING, "read", rows_read=rows, bytes_read=total, bytes_total=total
+            Phase.INGEST_PHASE_READING,
+            "read",
+            rows_read=self.progress.rows_read + (rows or 0),
+            bytes_read=total,
+            bytes_total=total,
         )
 
     def _note(
@@ -193,7 +200,13 @@ class _Run:
     def transform(self, con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> str:
         first = self.request.inputs[0].source.alias
         self.report(Phase.INGEST_PHASE_TRANSFORMING, "applying the recipe's steps")
-        steps = apply_steps(con, views[first], self.request.recipe.steps, views, "r")
+        first_steps = self.request.inputs[0].source.steps
+        count = not self.request.sample_rows and not first_steps
+        recipe = self.request.recipe.steps
+        steps = apply_steps(con, views[first], recipe, views, "r", count, self.costly[first])
+        if steps.input_rows is not None:
+            rows = self.progress.rows_read + steps.input_rows
+            self.report(Phase.INGEST_PHASE_TRANSFORMING, "counted the rows read", rows_read=rows)
         self._note(steps.warnings, steps.outlier_bounds, "recipe")
         self._test_delay()
         return steps.view

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import statsmodels.api as sm
 
 from aimass.common.v1 import common_pb2
 from services.ingest.engine import SPLIT_COLUMN
@@ -70,10 +76,8 @@ def test_numeric_statistics_match_pandas(con):
         assert item.std == pytest.approx(column.std())  # both the sample std (ddof=1)
         assert abs(item.distinct_estimate - column.nunique()) <= max(3, 0.05 * column.nunique())
         assert [q.q for q in item.quantiles] == list(QUANTILES)
-        for quantile in item.quantiles:  # approx_quantile (T-Digest): within 2% in rank
-            low = column.quantile(max(0.0, quantile.q - 0.02))
-            high = column.quantile(min(1.0, quantile.q + 0.02))
-            assert low - 1e-9 <= quantile.value <= high + 1e-9
+        expected = column.quantile(list(QUANTILES)).tolist()  # exact at this size, as pandas
+        assert [q.value for q in item.quantiles] == pytest.approx(expected, rel=1e-12)
         counts, edges = np.histogram(column, bins=10, range=(column.min(), column.max()))
         assert [b.count for b in item.histogram] == counts.tolist()
         assert [b.lower for b in item.histogram] == pytest.approx(edges[:-1].tolist())
@@ -158,3 +162,74 @@ def test_text_ranges_from_parquet_footers_match_the_data(con, tmp_path):
         assert footer[name] == scanned[name]
     assert footer["species"].max_text == "versicolore"
     assert footer["species"].min_text == "sétosa " * 20
+
+
+def _parts(con, frame: pd.DataFrame, folder: Path, cuts: list[int]) -> tuple[str, list[Path]]:
+    """`frame` as Parquet parts cut at `cuts`, and a view reading them."""
+    folder.mkdir()
+    files = []
+    for index, (start, end) in enumerate(zip([0, *cuts], [*cuts, len(frame)], strict=True)):
+        files.append(folder / f"part-{index:05d}.parquet")
+        pq.write_table(pa.Table.from_pandas(frame.iloc[start:end], preserve_index=False), files[-1])
+    listed = ", ".join(f"'{path}'" for path in files)
+    con.execute(f"CREATE VIEW {folder.name} AS SELECT * FROM read_parquet([{listed}])")
+    return folder.name, files
+
+
+def test_quantiles_of_many_rows_come_from_a_sample_whatever_the_parts(con, tmp_path):
+    """statsmodels' weekly CO2 (2,284 rows, 59 missing): above `quantile_rows` the quantiles are
+    the exact ones of a hashed sample of rows, the same however the rows are cut into parts;
+    every other statistic stays exact."""
+    co2 = sm.datasets.co2.load_pandas().data.reset_index(names="week")
+    co2["year"] = co2["week"].dt.year
+    one, one_files = _parts(con, co2, tmp_path / "one", [700, 1500])
+    two, two_files = _parts(con, co2, tmp_path / "two", [1000])
+    exact = _by_name(profile(con, one, one_files))
+    sampled = _by_name(profile(con, one, one_files, quantile_rows=500))
+    again = _by_name(profile(con, two, two_files, quantile_rows=500))
+    values = co2["co2"].dropna()
+    assert [q.value for q in exact["co2"].quantiles] == pytest.approx(
+        values.quantile(list(QUANTILES)).tolist(), rel=1e-12
+    )
+    for name in ("co2", "year"):
+        assert sampled[name].quantiles == again[name].quantiles
+        assert sampled[name].quantiles != exact[name].quantiles
+        unsampled = (sampled[name].count, list(sampled[name].histogram))
+        assert unsampled == (exact[name].count, list(exact[name].histogram))
+        # parallel sums add in any order: the mean may differ in the last bit
+        assert sampled[name].mean == pytest.approx(exact[name].mean, rel=1e-12)
+    for quantile in sampled["co2"].quantiles:  # about 500 rows: within 5% of rank
+        rank = (values < quantile.value).mean()
+        assert abs(rank - quantile.q) <= 0.05
+
+
+def test_statistics_from_the_parts_equal_those_of_a_full_scan(con, tmp_path):
+    """A profile of Parquet parts (footers read, quantiles sampled above the limit) equals one
+    that reads no footer: doubles, float32, decimals, unsigned, a constant, a column with NaN
+    (no footer statistics at all) and one with nulls, over several row groups."""
+    data = diabetes()
+    data["s1_f32"] = data["s1"].astype("float32")
+    data["big"] = (data["s2"] * 1000).astype("uint64")
+    data["half"] = data["bmi"].where(data.index % 3 > 0)
+    data["with_nan"] = data["bp"].where(data.index % 5 > 0, np.nan)
+    data["same"] = 4.0
+    view, files = _parts(con, data, tmp_path / "parts", [150, 300])
+    con.execute(
+        f"CREATE VIEW typed AS SELECT * REPLACE (CAST(bmi AS DECIMAL(9, 2)) AS bmi, "
+        f"CASE WHEN with_nan IS NULL THEN 'nan'::DOUBLE ELSE with_nan END AS with_nan) FROM {view}"
+    )
+    path = tmp_path / "typed.parquet"
+    con.execute(f"COPY typed TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)")
+    con.execute(f"CREATE VIEW stored_typed AS SELECT * FROM read_parquet('{path}')")
+    for name, paths in ((view, files), ("stored_typed", [path])):
+        from_parts = profile(con, name, paths)
+        scanned = profile(con, name)
+        for one, other in zip(from_parts, scanned, strict=True):  # sums differ in the last bit
+            expected = pytest.approx((other.mean, other.std), rel=1e-12, nan_ok=True)
+            assert (one.mean, one.std) == expected
+            one.ClearField("std"), other.ClearField("std")
+            one.ClearField("mean"), other.ClearField("mean")
+        assert from_parts == scanned
+        by_name = _by_name(from_parts)
+        assert len(by_name["same"].histogram) == 1 and len(by_name["big"].histogram) == 10
+    assert not _by_name(profile(con, "stored_typed", [path]))["with_nan"].histogram

@@ -101,3 +101,17 @@ def test_csv_to_split_parquet(con, tmp_path):
     expected = {"train": 456, "test": 113}
     assert back[SPLIT_COLUMN].value_counts().to_dict() == counts(con, split, ["train"]) == expected
     pd.testing.assert_frame_equal(back.drop(columns=[SPLIT_COLUMN]), data, check_dtype=False)
+
+
+def test_a_csv_scanned_in_parallel_is_written_in_file_order(con, tmp_path):
+    """57k rows (11 MiB): the reader hands its buffers to two threads, and a COPY that rotates
+    files once wrote row groups in the order the threads finished them."""
+    data = pd.concat([breast_cancer()] * 100, ignore_index=True)
+    data.insert(0, "line", range(len(data)))
+    data.to_csv(tmp_path / "cancer.csv", index=False)
+    source = read(con, tmp_path / "cancer.csv")
+    first = write_parts(con, source.view, tmp_path / "a", rows_per_part=10_000)
+    back = pd.concat([pd.read_parquet(path, columns=["line"]) for path in first.files])
+    assert back["line"].tolist() == list(range(len(data)))
+    second = write_parts(con, source.view, tmp_path / "b", rows_per_part=10_000)
+    assert _digest(first.files) == _digest(second.files)

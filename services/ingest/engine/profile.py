@@ -2,13 +2,22 @@
 
 Everything is aggregated inside DuckDB (never pulled into Python):
 pass one computes counts, nulls, distinct estimates (HyperLogLog), min / max / mean / std_samp
-(exact) and quantiles (approx_quantile: a T-Digest estimate); pass two the 10 equal-width histogram
-bins over [min, max]. Top values are exact counts from a GROUP BY of their one column, for text
-and booleans that are not identifier-like (distinct values at most half the non-null values) and
-numbers with at most LOW_CARDINALITY distinct values."""
+(exact) and quantiles; pass two the 10 equal-width histogram bins over [min, max]. Top values are
+exact counts from a GROUP BY of their one column, for text and booleans that are not
+identifier-like (distinct values at most half the non-null values) and numbers with at most
+LOW_CARDINALITY distinct values.
+
+Quantiles are exact (linearly interpolated, as pandas; NaN left out) over every value when the
+table has at most `quantile_rows` rows (fewer when many numeric columns share the memory budget
+QUANTILE_VALUES); above, they are the exact quantiles of a sample of about that many rows, chosen
+by a hash of each row's place in the table: the same rows in the same order always give the same
+sample and the same quantiles, however they are cut into parts, and a sample of 1,000,000 rows
+puts a quantile within about 0.1% of rank of the full data's. A table that is not read from its
+parts is always profiled exactly."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +31,23 @@ from services.ingest.engine import (
     Params,
     base_type,
     columns_of,
+    is_float_type,
     is_numeric_type,
     is_string_type,
     quote_ident,
 )
 from services.ingest.engine.duck_types import common_type
+from services.ingest.engine.footers import footer_row_counts, footer_text_ranges
+from services.ingest.engine.histograms import histogram_bins, histogram_sql
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-BINS = 10
+# Quantiles are exact up to this many rows, and come from a sample of about this many above.
+QUANTILE_ROWS = 1_000_000
+# ... at most this many sampled values over all numeric columns (8 bytes each), but never fewer
+# than MIN_QUANTILE_ROWS rows.
+QUANTILE_VALUES = 16_000_000
+MIN_QUANTILE_ROWS = 5_000
+_SAMPLED = "_aimass_sampled"
 TOP = 10
 # Numeric columns with at most this many distinct values also get their top values.
 LOW_CARDINALITY = 20
@@ -87,10 +105,14 @@ class _Column:
 
 
 def profile(
-    con: duckdb.DuckDBPyConnection, view: str, parquet_files: Sequence[Path] = ()
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    parquet_files: Sequence[Path] = (),
+    quantile_rows: int = QUANTILE_ROWS,
 ) -> list[common_pb2.ColumnStatistics]:
     """Statistics of every column but ROW_COLUMN, in column order. When `view` reads exactly
-    `parquet_files`, text ranges come from their footers where those are exact."""
+    `parquet_files`, text ranges come from their footers where those are exact, and quantiles of
+    more than `quantile_rows` rows from a sample of the parts' rows."""
     columns = [
         _Column(name, type_name)
         for name, type_name in columns_of(con, view).items()
@@ -102,44 +124,53 @@ def profile(
     for column in columns:
         if is_string_type(column.type_name) and column.name in ranges:
             column.footer_range = ranges[column.name]
-    _first_pass(con, view, columns)
+    params = Params()
+    source = _sampled(con, view, columns, parquet_files, quantile_rows, params)
+    _first_pass(con, source, columns, params)
     _second_pass(con, view, columns)
     return [column.stats for column in columns]
 
 
-def footer_text_ranges(
-    con: duckdb.DuckDBPyConnection, files: Sequence[Path]
-) -> dict[str, tuple[str, str]]:
-    """Column -> (min, max) of the text columns whose every row group's footer statistics are
-    exact (or the group holds only nulls): comparing long strings over every row costs more
-    than the rest of the first pass. Strings compare by code point, as UTF-8 bytes do."""
-    groups = con.execute(
-        "SELECT path_in_schema, type, stats_min_value, stats_max_value, min_is_exact, "
-        "max_is_exact, num_values, stats_null_count FROM parquet_metadata($files)",
-        {"files": [str(path) for path in files]},
-    ).fetchall()
-    found: dict[str, tuple[str, str] | None] = {}
-    for name, physical, low, high, low_exact, high_exact, values, nulls in groups:
-        if name in found and found[name] is None:
-            continue
-        if values is not None and values == nulls:  # only nulls: nothing to compare
-            found.setdefault(name, ("", ""))
-            continue
-        if physical != "BYTE_ARRAY" or low is None or high is None:
-            found[name] = None
-            continue
-        if not (low_exact and high_exact):
-            found[name] = None
-            continue
-        before = found.get(name)
-        if before is None or before == ("", ""):
-            found[name] = (low, high)
-        else:
-            found[name] = (min(before[0], low), max(before[1], high))
-    return {name: bounds for name, bounds in found.items() if bounds and bounds != ("", "")}
+@dataclass
+class _Source:
+    """The first pass's FROM and the condition on the rows quantiles use."""
+
+    sql: str
+    condition: str = ""
 
 
-def _first_aggregates(column: _Column) -> dict[str, str]:
+def _sampled(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    columns: list[_Column],
+    files: Sequence[Path],
+    quantile_rows: int,
+    params: Params,
+) -> _Source:
+    """`view`, or the parts with a column marking a sample of rows when they hold more rows than
+    the quantiles' budget allows: the rows whose place in the whole table (the row's number in
+    its part plus the rows of the parts before) hashes under a threshold. Where the rows are cut
+    into parts does not change it."""
+    numeric = sum(1 for column in columns if column.numeric)
+    if not files or not numeric:
+        return _Source(quote_ident(view))
+    budget = max(MIN_QUANTILE_ROWS, QUANTILE_VALUES // numeric)
+    wanted = max(1, min(quantile_rows, budget))
+    counts = footer_row_counts(con, files)
+    total = sum(counts)
+    if total <= wanted:
+        return _Source(quote_ident(view))
+    starts = params.bind(list(itertools.accumulate(counts, initial=0))[:-1])
+    threshold = params.bind(min(2**64 - 1, (wanted * 2**64) // total))
+    place = f"CAST({starts} AS BIGINT[])[CAST(file_index AS BIGINT) + 1] + file_row_number"
+    sql = (
+        f"(SELECT *, hash({place}) < CAST({threshold} AS UBIGINT) AS {_SAMPLED} "
+        f"FROM read_parquet({params.bind([str(path) for path in files])}))"
+    )
+    return _Source(sql, f" AND {_SAMPLED}")
+
+
+def _first_aggregates(column: _Column, sample: str) -> dict[str, str]:
     c = column.ident
     aggregates = {"count": f"count({c})"}
     if not column.scalar:
@@ -153,7 +184,7 @@ def _first_aggregates(column: _Column) -> dict[str, str]:
             max=f"max({x})",
             mean=f"avg({x})",
             std=f"stddev_samp({x})",
-            quantiles=f"approx_quantile({x}, [{quantiles}])",
+            quantiles=f"quantile_cont({x}, [{quantiles}]) FILTER (WHERE NOT isnan({x}){sample})",
         )
     elif column.footer_range is not None:
         pass  # min_text / max_text are the footer's
@@ -164,14 +195,17 @@ def _first_aggregates(column: _Column) -> dict[str, str]:
     return aggregates
 
 
-def _first_pass(con: duckdb.DuckDBPyConnection, view: str, columns: list[_Column]) -> None:
+def _first_pass(
+    con: duckdb.DuckDBPyConnection, source: _Source, columns: list[_Column], params: Params
+) -> None:
     selected = ["count(*)"]
     keys: list[tuple[_Column, str]] = []
     for column in columns:
-        for key, sql in _first_aggregates(column).items():
+        for key, sql in _first_aggregates(column, source.condition).items():
             selected.append(sql)
             keys.append((column, key))
-    row = con.execute(f"SELECT {', '.join(selected)} FROM {quote_ident(view)}").fetchall()[0]
+    query = f"SELECT {', '.join(selected)} FROM {source.sql}"
+    row = con.execute(query, params.values).fetchall()[0]
     total = int(row[0])
     for (column, key), value in zip(keys, row[1:], strict=True):
         column.first[key] = value
@@ -197,20 +231,23 @@ def _fill_first(column: _Column, total: int) -> None:
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, view: str, columns: list[_Column]) -> None:
+    """The histograms over [min, max] of the first pass (in one pass of their own: counted in the
+    first pass, they made it several times dearer in time and memory), then the top values."""
     params = Params()
     selected: list[str] = []
-    histogrammed: list[_Column] = []
+    histogrammed: list[tuple[_Column, tuple[float, float]]] = []
     for column in columns:
-        histogram = _histogram_sql(column, params)
-        if histogram:
-            selected.append(histogram)
-            histogrammed.append(column)
+        bounds = _finite_range(column)
+        if bounds is not None:
+            value = f"CAST({column.ident} AS DOUBLE)"
+            selected.append(histogram_sql(value, *bounds, params))
+            histogrammed.append((column, bounds))
     if selected:
         row = con.execute(
             f"SELECT {', '.join(selected)} FROM {quote_ident(view)}", params.values
         ).fetchall()[0]
-        for column, value in zip(histogrammed, row, strict=True):
-            _fill_histogram(column, dict(value or {}))
+        for (column, bounds), value in zip(histogrammed, row, strict=True):
+            column.stats.histogram.extend(histogram_bins(*bounds, dict(value or {})))
     for column in columns:
         if column.wants_top():
             _fill_top(con, view, column)
@@ -226,43 +263,18 @@ def _finite_range(column: _Column) -> tuple[float, float] | None:
     return low, high
 
 
-def _histogram_sql(column: _Column, params: Params) -> str:
-    bounds = _finite_range(column)
-    if bounds is None:
-        return ""
-    low, high = bounds
-    x = f"CAST({column.ident} AS DOUBLE)"
-    if high == low:
-        return f"histogram(0) FILTER (WHERE {x} IS NOT NULL)"
-    # The bin is the number of inner edges at or below the value: the edges reported, exactly.
-    width = (high - low) / BINS
-    edges = " + ".join(
-        f"CAST({x} >= {params.bind(low + index * width)} AS INTEGER)" for index in range(1, BINS)
-    )
-    return f"histogram({edges}) FILTER (WHERE isfinite({x}))"
-
-
-def _fill_histogram(column: _Column, counts: dict[Any, Any]) -> None:
-    bounds = _finite_range(column)
-    assert bounds is not None
-    low, high = bounds
-    bins = 1 if high == low else BINS
-    width = (high - low) / bins
-    for index in range(bins):
-        upper = high if index == bins - 1 else low + (index + 1) * width
-        column.stats.histogram.append(
-            common_pb2.HistogramBin(
-                lower=low + index * width, upper=upper, count=int(counts.get(index, 0))
-            )
-        )
-
-
 def _fill_top(con: duckdb.DuckDBPyConnection, view: str, column: _Column) -> None:
-    """The TOP most frequent values with their exact counts (ties by value): a GROUP BY over the
-    one column, whose size the distinct estimate bounds (identifier-like text never gets here)."""
-    text = f"CAST({column.ident} AS VARCHAR)"
-    for value, count in con.execute(
-        f"SELECT {text} AS v, count(*) AS n FROM {quote_ident(view)} WHERE {column.ident} IS NOT "
-        f"NULL GROUP BY v ORDER BY n DESC, v LIMIT {TOP}"
+    """The TOP most frequent values with their exact counts (ties by value as text): a GROUP BY
+    over the one column, whose size the distinct estimate bounds (identifier-like text never
+    gets here). Types whose text is one-to-one with the value group the values themselves and
+    only the groups become text; floats group by their text (0.0 and -0.0 apart)."""
+    one_to_one = column.type_name in ("VARCHAR", "BOOLEAN") or (
+        column.numeric and not is_float_type(column.type_name)
+    )
+    value = column.ident if one_to_one else f"CAST({column.ident} AS VARCHAR)"
+    for text, count in con.execute(
+        f"SELECT CAST(v AS VARCHAR) AS t, n FROM (SELECT {value} AS v, count(*) AS n FROM "
+        f"{quote_ident(view)} WHERE {column.ident} IS NOT NULL GROUP BY v) "
+        f"ORDER BY n DESC, t LIMIT {TOP}"
     ).fetchall():
-        column.stats.top_values.append(common_pb2.ValueCount(value=str(value), count=int(count)))
+        column.stats.top_values.append(common_pb2.ValueCount(value=str(text), count=int(count)))

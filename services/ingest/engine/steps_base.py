@@ -1,8 +1,9 @@
-"""What every recipe step shares: its place in the recipe (for messages) and view creation."""
+"""What every recipe step shares: its place in the recipe (for messages), view creation, and
+the first pass a step may need over its input (`Pending`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -10,6 +11,7 @@ import duckdb
 from services.common.errors import InvalidArgument
 from services.ingest.engine import (
     ROW_COLUMN,
+    Params,
     ViewNames,
     check_column_name,
     columns_of,
@@ -69,6 +71,37 @@ class StepContext:
         """The single row of an aggregate query (first passes over a step's input)."""
         rows = self.con.execute(sql, list(params)).fetchall()
         return tuple(rows[0])
+
+
+@dataclass
+class Pending:
+    """A step that needs one row of aggregates over its input before it can make its view.
+
+    `aggregates` gives the SQL of each aggregate over the input's columns (binding any value
+    through the Params it is handed, so several steps' aggregates share one SELECT); `reads`
+    names every input column that SQL reads; `finish` makes the step's view over its input from
+    the aggregates' values, in order. `holistic` counts the aggregates that hold every value
+    (median, exact quantiles), which bound how many steps share a pass.
+    """
+
+    aggregates: Callable[[Params], list[str]]
+    reads: frozenset[str]
+    finish: Callable[[StepContext, str, Sequence[object]], str]
+    holistic: int = 0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a step does to its input, as far as sharing a first pass across it goes.
+
+    `keeps_rows`: the same rows in the same order. `changes`: the columns whose values may change
+    while every name and type stays as it was; None when the schema itself may change."""
+
+    keeps_rows: bool
+    changes: frozenset[str] | None
+
+
+BARRIER = Effect(keeps_rows=False, changes=None)
 
 
 def user_columns(columns: Mapping[str, str]) -> list[str]:

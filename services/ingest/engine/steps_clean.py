@@ -1,8 +1,9 @@
 """Cleaning steps: drop duplicate rows, treat outliers, clean strings.
 
-Outlier bounds come from a first pass over the step's input: IQR gives [Q1 - k*IQR, Q3 + k*IQR]
-(quartiles interpolated linearly, as pandas), z-score [mean - t*std, mean + t*std] (sample std);
-nulls and NaN are neither counted nor changed. Clipping an integer column clips to the whole
+Outlier bounds come from a first pass over the step's input (a `Pending` aggregate, which the
+recipe may share with other steps' passes): IQR gives [Q1 - k*IQR, Q3 + k*IQR] (quartiles
+interpolated linearly, as pandas), z-score [mean - t*std, mean + t*std] (sample std); nulls and
+NaN are neither counted nor changed. Clipping an integer column clips to the whole
 numbers inside the bounds. String cleaning runs NFKC, collapse, trim, then case; null tokens are
 cleaned the same way before they are compared, so "N/A" matches " n/a " under trim + lower.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -29,7 +30,15 @@ from services.ingest.engine import (
     quote_ident,
 )
 from services.ingest.engine.expressions import WHITESPACE_CLASS, trim_sql
-from services.ingest.engine.steps_base import ROW, StepContext, projection, unique, user_columns
+from services.ingest.engine.steps_base import (
+    ROW,
+    Effect,
+    Pending,
+    StepContext,
+    projection,
+    unique,
+    user_columns,
+)
 from services.ingest.engine.steps_missing import missing_sql
 
 Keep = pb.DropDuplicatesStep.Keep
@@ -54,7 +63,16 @@ def apply_drop_duplicates(ctx: StepContext, view: str, step: pb.DropDuplicatesSt
     return ctx.view(f"SELECT * FROM {quote_ident(view)} QUALIFY {keep} ORDER BY {ROW}")
 
 
-def apply_outliers(ctx: StepContext, view: str, step: pb.OutliersStep) -> str:
+def apply_outliers(ctx: StepContext, view: str, step: pb.OutliersStep) -> str | Pending:
+    pending = declare_outliers(ctx, view, step)
+    if pending is None:
+        ctx.warn("no numeric columns; the step changes nothing")
+        return view
+    return pending
+
+
+def declare_outliers(ctx: StepContext, view: str, step: pb.OutliersStep) -> Pending | None:
+    """The bounds' aggregates over the step's input (None: no numeric column), unrun."""
     columns = ctx.columns(view)
     method = step.method or pb.OUTLIER_METHOD_IQR
     if method not in _DEFAULT_THRESHOLD:
@@ -74,39 +92,50 @@ def apply_outliers(ctx: StepContext, view: str, step: pb.OutliersStep) -> str:
     for name in names:
         if not is_numeric_type(columns[name]):
             raise ctx.error(f"column {name!r} is {columns[name]}; outliers need numeric columns")
-    names = names or [n for n in user_columns(columns) if is_numeric_type(columns[n])]
+    names = _outlier_targets(columns, names)
     if not names:
-        ctx.warn("no numeric columns; the step changes nothing")
-        return view
-    bounds = _bounds(ctx, view, columns, names, method, threshold)
-    if not bounds:
-        return view
-    ctx.outlier_bounds.update(bounds)
-    return _treat(ctx, view, columns, bounds, action)
+        return None
+    parts = [_bound_aggregate(name, columns[name], method) for name in names]
+
+    def finish(ctx: StepContext, view: str, row: Sequence[object]) -> str:
+        bounds = _bounds(ctx, names, row, method, threshold)
+        if not bounds:
+            return view
+        ctx.outlier_bounds.update(bounds)
+        return _treat(ctx, view, columns, bounds, action)
+
+    holistic = len(names) if method == pb.OUTLIER_METHOD_IQR else 0
+    return Pending(lambda _params: parts, frozenset(names), finish, holistic)
+
+
+def _outlier_targets(columns: Mapping[str, str], names: list[str]) -> list[str]:
+    return names or [n for n in user_columns(columns) if is_numeric_type(columns[n])]
+
+
+def outliers_effect(step: pb.OutliersStep, columns: Mapping[str, str]) -> Effect:
+    targets = frozenset(_outlier_targets(columns, list(step.columns)))
+    return Effect(keeps_rows=step.action != pb.OUTLIER_ACTION_DROP_ROW, changes=targets)
+
+
+def _bound_aggregate(name: str, type_name: str, method: int) -> str:
+    """IQR: both quartiles (one state holds the column's values once); z-score: mean and std."""
+    value = f"CAST({quote_ident(name)} AS DOUBLE)"
+    valid = f"FILTER (WHERE NOT {missing_sql(name, type_name)})"
+    if method == pb.OUTLIER_METHOD_IQR:
+        return f"quantile_cont({value}, [0.25, 0.75]) {valid}"
+    return f"[avg({value}) {valid}, stddev_samp({value}) {valid}]"
 
 
 def _bounds(
     ctx: StepContext,
-    view: str,
-    columns: Mapping[str, str],
     names: list[str],
+    row: Sequence[object],
     method: int,
     threshold: float,
 ) -> dict[str, tuple[float, float]]:
-    parts = []
-    for name in names:
-        value = f"CAST({quote_ident(name)} AS DOUBLE)"
-        valid = f"FILTER (WHERE NOT {missing_sql(name, columns[name])})"
-        if method == pb.OUTLIER_METHOD_IQR:
-            parts.append(f"quantile_cont({value}, 0.25) {valid}")
-            parts.append(f"quantile_cont({value}, 0.75) {valid}")
-        else:
-            parts.append(f"avg({value}) {valid}")
-            parts.append(f"stddev_samp({value}) {valid}")
-    row = ctx.fetch_row(f"SELECT {', '.join(parts)} FROM {quote_ident(view)}")
     bounds: dict[str, tuple[float, float]] = {}
-    for i, name in enumerate(names):
-        first, second = row[2 * i], row[2 * i + 1]
+    for name, pair in zip(names, row, strict=True):
+        first, second = pair if isinstance(pair, list) else (None, None)
         if not isinstance(first, float) or not isinstance(second, float):
             ctx.warn(f"column {name!r} has too few values for bounds; it is left as is")
             continue
@@ -160,7 +189,7 @@ def apply_clean_strings(ctx: StepContext, view: str, step: pb.StringCleanStep) -
     for name in names:
         if not is_string_type(columns[name]):
             raise ctx.error(f"column {name!r} is {columns[name]}; clean_strings needs text columns")
-    names = names or [n for n in user_columns(columns) if is_string_type(columns[n])]
+    names = _text_targets(columns, names)
     if step.case not in (Case.CASE_UNSPECIFIED, Case.CASE_LOWER, Case.CASE_UPPER):
         raise ctx.error(f"case {step.case} is not LOWER or UPPER")
     if len(step.null_tokens) > MAX_TOKENS:
@@ -185,6 +214,14 @@ def apply_clean_strings(ctx: StepContext, view: str, step: pb.StringCleanStep) -
         for name, column in ((name, quote_ident(name)) for name in names)
     }
     return ctx.view(f"SELECT {projection(columns, nulled)} FROM {quote_ident(view)}", params.values)
+
+
+def _text_targets(columns: Mapping[str, str], names: list[str]) -> list[str]:
+    return names or [n for n in user_columns(columns) if is_string_type(columns[n])]
+
+
+def clean_strings_effect(step: pb.StringCleanStep, columns: Mapping[str, str]) -> Effect:
+    return Effect(keeps_rows=True, changes=frozenset(_text_targets(columns, list(step.columns))))
 
 
 def _cleaned(column: str, step: pb.StringCleanStep) -> str:

@@ -1,14 +1,15 @@
 """Missing values: drop the rows, or fill with a constant, the mean, median or mode, or forward.
 
 A value is missing when it is null, or NaN in a float column. Fill values are computed in a first
-pass over the step's input and bound into the step's view, so the view does not recompute them;
+pass over the step's input (a mean or median as a `Pending` aggregate, which the recipe may share
+with other steps' passes) and bound into the step's view, so the view does not recompute them;
 they are cast to the column's type (a mean filled into an integer column is rounded). The mode is
 the most frequent value, the smallest one on a tie (as pandas' mode()[0]).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import InvalidArgument
@@ -22,6 +23,8 @@ from services.ingest.engine import (
 from services.ingest.engine.casting import bind_literals, value_of
 from services.ingest.engine.steps_base import (
     ROW,
+    Effect,
+    Pending,
     StepContext,
     projection,
     unique,
@@ -46,8 +49,8 @@ def _strategy_name(strategy: int) -> str:
     return S.Name(strategy).removeprefix("MISSING_VALUE_STRATEGY_")
 
 
-def apply_missing_values(ctx: StepContext, view: str, step: pb.MissingValuesStep) -> str:
-    columns = ctx.columns(view)
+def _checked(ctx: StepContext, columns: Mapping[str, str], step: pb.MissingValuesStep) -> list[str]:
+    """The named columns, after every check of the step's fields."""
     strategy = step.strategy
     if strategy not in S.values() or strategy == S.MISSING_VALUE_STRATEGY_UNSPECIFIED:
         raise ctx.error(
@@ -60,6 +63,13 @@ def apply_missing_values(ctx: StepContext, view: str, step: pb.MissingValuesStep
         raise ctx.error("fill_value only goes with FILL_CONSTANT")
     names = unique(list(step.columns), ctx, "columns")
     ctx.require(columns, names, "columns")
+    return names
+
+
+def apply_missing_values(ctx: StepContext, view: str, step: pb.MissingValuesStep) -> str | Pending:
+    columns = ctx.columns(view)
+    names = _checked(ctx, columns, step)
+    strategy = step.strategy
     if strategy == S.MISSING_VALUE_STRATEGY_DROP_ROW:
         names = names or user_columns(columns)
         condition = " OR ".join(missing_sql(name, columns[name]) for name in names)
@@ -67,10 +77,41 @@ def apply_missing_values(ctx: StepContext, view: str, step: pb.MissingValuesStep
     if strategy == S.MISSING_VALUE_STRATEGY_FILL_CONSTANT:
         return _fill_constant(ctx, view, columns, names or user_columns(columns), step)
     if strategy in _AGGREGATES:
-        return _fill_aggregate(ctx, view, columns, names, strategy)
+        pending = _fill_aggregate(ctx, columns, names, strategy)
+        if pending is None:
+            ctx.warn("no numeric columns to fill; the step changes nothing")
+            return view
+        return pending
     if strategy == S.MISSING_VALUE_STRATEGY_FILL_MODE:
         return _fill_mode(ctx, view, columns, names)
     return _forward_fill(ctx, view, columns, names, step)
+
+
+def declare_missing_values(
+    ctx: StepContext, view: str, step: pb.MissingValuesStep
+) -> Pending | None:
+    """The first pass of FILL_MEAN / FILL_MEDIAN (None for the other strategies), without
+    running anything over the data."""
+    if step.strategy not in _AGGREGATES:
+        return None
+    columns = ctx.columns(view)
+    return _fill_aggregate(ctx, columns, _checked(ctx, columns, step), step.strategy)
+
+
+def missing_values_effect(step: pb.MissingValuesStep, columns: Mapping[str, str]) -> Effect:
+    """DROP_ROW drops rows; the fills change the columns they fill (the same ones the step
+    picks when it names none), nothing else."""
+    strategy = step.strategy
+    if strategy == S.MISSING_VALUE_STRATEGY_DROP_ROW:
+        return Effect(keeps_rows=False, changes=frozenset())
+    names = list(step.columns)
+    if not names and strategy in _AGGREGATES:
+        names = [name for name in user_columns(columns) if is_numeric_type(columns[name])]
+    elif not names and strategy == S.MISSING_VALUE_STRATEGY_FILL_MODE:
+        names = [name for name in user_columns(columns) if is_scalar_type(columns[name])]
+    elif not names:  # FILL_CONSTANT and FORWARD_FILL (which leaves out its partition columns)
+        names = user_columns(columns)
+    return Effect(keeps_rows=True, changes=frozenset(names))
 
 
 def _filled(
@@ -135,20 +176,24 @@ def _targets(
 
 
 def _fill_aggregate(
-    ctx: StepContext, view: str, columns: Mapping[str, str], names: list[str], strategy: int
-) -> str:
+    ctx: StepContext, columns: Mapping[str, str], names: list[str], strategy: int
+) -> Pending | None:
+    """The fill values as aggregates over the step's input; None when no column fits."""
     names = _targets(ctx, columns, names, numeric=True, strategy=strategy)
     if not names:
-        ctx.warn("no numeric columns to fill; the step changes nothing")
-        return view
+        return None
     function = _AGGREGATES[strategy]
     parts = [
         f"{function}(CAST({quote_ident(name)} AS DOUBLE)) "
         f"FILTER (WHERE NOT {missing_sql(name, columns[name])})"
         for name in names
     ]
-    row = ctx.fetch_row(f"SELECT {', '.join(parts)} FROM {quote_ident(view)}")
-    return _fill_values(ctx, view, columns, dict(zip(names, row, strict=True)))
+
+    def finish(ctx: StepContext, view: str, row: Sequence[object]) -> str:
+        return _fill_values(ctx, view, columns, dict(zip(names, row, strict=True)))
+
+    holistic = len(names) if strategy == S.MISSING_VALUE_STRATEGY_FILL_MEDIAN else 0
+    return Pending(lambda _params: parts, frozenset(names), finish, holistic)
 
 
 def _fill_values(

@@ -1,14 +1,15 @@
 """Type steps: cast columns to a common DataType, parse text into dates or timestamps.
 
 Both follow the step's CastErrorPolicy. FAIL (the default) runs a first pass over the step's input
-that finds, per column, the first value (in row order) that does not convert, and reports it;
+(a `Pending` aggregate, which the recipe may share with other steps' passes) that finds, per
+column, the first value (in row order) that does not convert, and reports it;
 NULL turns such values into null; DROP_ROW drops their rows. Parsed timestamps are instants
 (TIMESTAMP WITH TIME ZONE, shown in UTC): text without an offset is read in `timezone`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 
@@ -16,6 +17,7 @@ from aimass.common.v1 import common_pb2
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.common.errors import InvalidArgument
 from services.ingest.engine import (
+    ROW_COLUMN,
     Params,
     data_type_name,
     duckdb_type,
@@ -23,7 +25,14 @@ from services.ingest.engine import (
     quote_ident,
 )
 from services.ingest.engine.casting import castable_sql
-from services.ingest.engine.steps_base import ROW, StepContext, projection, shown_value, unique
+from services.ingest.engine.steps_base import (
+    ROW,
+    Pending,
+    StepContext,
+    projection,
+    shown_value,
+    unique,
+)
 
 FAIL = pb.CAST_ERROR_POLICY_FAIL
 TIMESTAMPTZ = "TIMESTAMP WITH TIME ZONE"
@@ -41,27 +50,39 @@ def error_policy(ctx: StepContext, policy: int) -> int:
     raise ctx.error(f"on_error {policy} is not a CastErrorPolicy; use FAIL, NULL or DROP_ROW")
 
 
-def first_failure(
-    ctx: StepContext, view: str, failing: Mapping[str, str], params: Sequence[object] = ()
-) -> tuple[str, str, int] | None:
-    """(column, first failing value as text, how many fail) for the first column with failures.
+def failure_aggregates(failing: Mapping[str, str]) -> list[str]:
+    """Per column: the first value (in row order) on which its condition holds, and how many.
 
     `failing` maps a column to the SQL condition that is true on its rows that do not convert.
-    One aggregate pass over the view covers every column.
     """
-    if not failing:
-        return None
     parts = []
     for column, condition in failing.items():
         shown = f"CAST({quote_ident(column)} AS VARCHAR)"
         parts.append(f"arg_min({shown}, {ROW}) FILTER (WHERE {condition})")
         parts.append(f"count(*) FILTER (WHERE {condition})")
-    row = ctx.fetch_row(f"SELECT {', '.join(parts)} FROM {quote_ident(view)}", params)
-    for i, column in enumerate(failing):
+    return parts
+
+
+def failure_of(columns: Iterable[str], row: Sequence[object]) -> tuple[str, str, int] | None:
+    """(column, first failing value as text, how many fail) for the first column with failures,
+    from the values of `failure_aggregates` over `columns` (in that order)."""
+    for i, column in enumerate(columns):
         count = row[2 * i + 1]
         if isinstance(count, int) and count > 0:
             return column, str(row[2 * i]), count
     return None
+
+
+def first_failure(
+    ctx: StepContext, view: str, failing: Mapping[str, str], params: Sequence[object] = ()
+) -> tuple[str, str, int] | None:
+    """`failure_of` the failing conditions, in one aggregate pass over the view now."""
+    if not failing:
+        return None
+    parts = failure_aggregates(failing)
+    return failure_of(
+        failing, ctx.fetch_row(f"SELECT {', '.join(parts)} FROM {quote_ident(view)}", params)
+    )
 
 
 def _fail_message(column: str, value: str, count: int, target: str) -> str:
@@ -87,7 +108,7 @@ def _finish(
     return ctx.view(sql, params)
 
 
-def apply_cast(ctx: StepContext, view: str, step: pb.CastStep) -> str:
+def apply_cast(ctx: StepContext, view: str, step: pb.CastStep) -> str | Pending:
     columns = ctx.columns(view)
     if not step.casts:
         raise ctx.error("casts is empty: give each column and the type to cast it to")
@@ -108,25 +129,31 @@ def apply_cast(ctx: StepContext, view: str, step: pb.CastStep) -> str:
         name: castable_sql(quote_ident(name), columns[name], target)
         for name, target in targets.items()
     }
-    if policy == FAIL:
-        failing = {
-            name: f"{quote_ident(name)} IS NOT NULL AND NOT {ok[name]}"
-            for name, target in targets.items()
-            if columns[name] != target and target != "VARCHAR"
-        }
-        failure = first_failure(ctx, view, failing)
-        if failure is not None:
-            raise ctx.error(_fail_message(*failure, shown[failure[0]]))
     converted = {
         name: f"CAST({quote_ident(name)} AS {target})"
         if policy == FAIL
         else f"(CASE WHEN {ok[name]} THEN TRY_CAST({quote_ident(name)} AS {target}) END)"
         for name, target in targets.items()
     }
-    return _finish(ctx, view, columns, converted, ok, policy)
+    failing = {
+        name: f"{quote_ident(name)} IS NOT NULL AND NOT {ok[name]}"
+        for name, target in targets.items()
+        if policy == FAIL and columns[name] != target and target != "VARCHAR"
+    }
+    if not failing:
+        return _finish(ctx, view, columns, converted, ok, policy)
+
+    def finish(ctx: StepContext, view: str, row: Sequence[object]) -> str:
+        failure = failure_of(failing, row)
+        if failure is not None:
+            raise ctx.error(_fail_message(*failure, shown[failure[0]]))
+        return _finish(ctx, view, columns, converted, ok, policy)
+
+    parts = failure_aggregates(failing)
+    return Pending(lambda _params: parts, frozenset([*failing, ROW_COLUMN]), finish)
 
 
-def apply_parse_dates(ctx: StepContext, view: str, step: pb.ParseDatesStep) -> str:
+def apply_parse_dates(ctx: StepContext, view: str, step: pb.ParseDatesStep) -> str | Pending:
     columns = ctx.columns(view)
     if not step.columns:
         raise ctx.error("columns is empty: name the columns to parse")
@@ -143,27 +170,40 @@ def apply_parse_dates(ctx: StepContext, view: str, step: pb.ParseDatesStep) -> s
     zone = _zone(ctx, step.timezone or "UTC")
     fmt = (step.format, _format_type(ctx, step.format)) if step.format else None
 
-    def parse(selected: list[str]) -> tuple[dict[str, str], list[object]]:
-        params = Params()
+    def parse(selected: list[str], params: Params) -> dict[str, str]:
         lazy_zone = _Lazy(params, zone)
         lazy_fmt = (_Lazy(params, fmt[0]), fmt[1]) if fmt else None
-        sql = {name: _parsed(name, columns[name], target, lazy_fmt, lazy_zone) for name in selected}
-        return sql, params.values
-
-    if policy == FAIL:
-        texts, params = parse([name for name in names if is_string_type(columns[name])])
-        failing = {
-            name: f"{quote_ident(name)} IS NOT NULL AND {sql} IS NULL"
-            for name, sql in texts.items()
+        return {
+            name: _parsed(name, columns[name], target, lazy_fmt, lazy_zone) for name in selected
         }
-        failure = first_failure(ctx, view, failing, params)
+
+    texts = [name for name in names if is_string_type(columns[name])]
+
+    def finish(ctx: StepContext, view: str, row: Sequence[object] = ()) -> str:
+        failure = failure_of(texts, row) if row else None
         if failure is not None:
             what = data_type_name(step.type or common_pb2.DATA_TYPE_TIMESTAMP)
             how = f"format {step.format!r}" if step.format else "ISO 8601"
             raise ctx.error(_fail_message(*failure, f"{what} ({how})"))
-    parsed, params = parse(names)
-    ok = {name: f"({sql} IS NOT NULL)" for name, sql in parsed.items()}
-    return _finish(ctx, view, columns, parsed, ok, policy, params)
+        params = Params()
+        parsed = parse(names, params)
+        ok = {name: f"({sql} IS NOT NULL)" for name, sql in parsed.items()}
+        return _finish(ctx, view, columns, parsed, ok, policy, params.values)
+
+    if policy != FAIL or not texts:
+        return finish(ctx, view)
+
+    def failing(params: Params) -> dict[str, str]:
+        return {
+            name: f"{quote_ident(name)} IS NOT NULL AND {sql} IS NULL"
+            for name, sql in parse(texts, params).items()
+        }
+
+    return Pending(
+        lambda params: failure_aggregates(failing(params)),
+        frozenset([*texts, ROW_COLUMN]),
+        finish,
+    )
 
 
 def _date_target(ctx: StepContext, data_type: int) -> str:

@@ -60,10 +60,12 @@ def write_parts(
             query += f" ORDER BY {row}"
     group = min(rows_per_part, ROW_GROUP_ROWS)
     groups_per_file = max(1, math.ceil(rows_per_part / group))
+    # PRESERVE_ORDER: a COPY that rotates files writes row groups in the order the threads
+    # finish them unless told to keep order (preserve_insertion_order alone is not enough).
     result = con.execute(
         f"COPY ({query}) TO {_literal(out_dir)} (FORMAT parquet, {COMPRESSION}, "
         f"FILENAME_PATTERN 'part-{{i}}', ROW_GROUP_SIZE {group}, "
-        f"ROW_GROUPS_PER_FILE {groups_per_file})"
+        f"ROW_GROUPS_PER_FILE {groups_per_file}, PRESERVE_ORDER true)"
     ).fetchall()
     rows = int(result[0][0]) if result else 0
     files = _renamed(out_dir)
