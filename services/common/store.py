@@ -81,6 +81,12 @@ class ArtifactStore:
     def protocol(self) -> str:
         return self._root.protocol
 
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """The fsspec options the store's filesystem was built with (credentials included): what
+        another reader, a Dask worker say, needs to open :meth:`fsspec_url` itself."""
+        return dict(self._fs.storage_options)
+
     # --- keys and URIs (pure, no I/O) ---
 
     def uri(self, key: str) -> str:
@@ -88,6 +94,13 @@ class ArtifactStore:
 
     def prefix_uri(self, prefix: str) -> str:
         return self._root.uri(validate_prefix(prefix))
+
+    def fsspec_url(self, key: str) -> str:
+        """What fsspec (given :attr:`storage_options`) opens for an object: its absolute local
+        path on a file:// store, its s3:// URI on an S3 one."""
+        if self._root.protocol == "file":
+            return self._path(key)
+        return self.uri(key)
 
     def key_for(self, uri: str) -> str:
         """The key of a URI of this store; InvalidArgument for anything outside it."""

@@ -8,9 +8,11 @@ pyarrow, to fit the preprocessing), the distinct values of the target column (co
 cluster, for the classes), the booster, and for each evaluated split its predictions,
 probabilities and encoded targets (one or a few numbers per row).
 
-The workers read the parts by the path the trainer downloaded them to (its work folder): they
-must see that path (a LocalCluster on the trainer's host, or a work folder on a shared file
-system), and they must import ``services.trainer`` (run the trainer's image) to transform the
+The workers read the parts straight from the artifact store, nothing is downloaded: s3:// URIs
+opened with the store's fsspec options (endpoint and any credentials, which therefore travel in
+the task graph to the scheduler and workers), or on a file:// store the store's own files by their
+absolute path (a LocalCluster on the trainer's host, or a store on a file system the workers
+share). The workers must import ``services.trainer`` (run the trainer's image) to transform the
 partitions with the fitted preprocessor.
 """
 
@@ -18,17 +20,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dask
 import dask.array as da
 import dask.dataframe as dd
+import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from fsspec.implementations.local import LocalFileSystem
+from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 from aimass.trainer.v1 import trainer_pb2 as tpb
 from services.common.errors import FailedPrecondition, InvalidArgument
@@ -93,14 +98,22 @@ def _encode_partition(
 
 
 class DaskJob:
-    """The dataset version's parts (local paths the workers can read too) and a client of the
-    cluster; ``fit`` then ``evaluate`` each held-out split."""
+    """The dataset version's parts (paths or URLs the workers can open too, with
+    ``storage_options``: fsspec's, for s3:// say) and a client of the cluster; ``fit`` then
+    ``evaluate`` each held-out split."""
 
-    def __init__(self, client: Any, paths: Sequence[str], data: tpb.DataSpec) -> None:
+    def __init__(
+        self,
+        client: Any,
+        paths: Sequence[str],
+        data: tpb.DataSpec,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
         if not paths:
             raise FailedPrecondition("the dataset version has no Parquet parts")
         self.client, self.paths, self.data = client, list(paths), data
-        self.dataset = ds.dataset(self.paths, format="parquet")
+        self.storage_options = dict(storage_options or {})
+        self.dataset = _arrow_dataset(self.paths, self.storage_options)
         self.columns: list[Column] = feature_columns(
             self.dataset.schema, list(data.feature_columns)
         )
@@ -109,9 +122,15 @@ class DaskJob:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, address: str, paths: Sequence[str], data: tpb.DataSpec) -> Iterator[DaskJob]:
+    def open(
+        cls,
+        address: str,
+        paths: Sequence[str],
+        data: tpb.DataSpec,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> Iterator[DaskJob]:
         with connect(address) as client:
-            yield cls(client, paths, data)
+            yield cls(client, paths, data, storage_options)
 
     # -- fitting -------------------------------------------------------------------------------
 
@@ -196,7 +215,10 @@ class DaskJob:
 
     def _frame(self, split: str, columns: list[str]) -> dd.DataFrame:
         filters = [(SPLIT_COLUMN, "==", split)] if split else None
-        return dd.read_parquet(self.paths, columns=columns, filters=filters)
+        # The storage options go into the task graph: each worker opens the parts itself.
+        return dd.read_parquet(
+            self.paths, columns=columns, filters=filters, storage_options=self.storage_options
+        )
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -236,6 +258,14 @@ def _predictions(task: Task, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | 
     proba = np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
     proba = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
     return proba.argmax(axis=1).astype(np.int64), proba
+
+
+def _arrow_dataset(paths: list[str], storage_options: dict[str, Any]) -> ds.Dataset:
+    """The parts as one pyarrow dataset, for the trainer's own reads (schema, the sample)."""
+    fs, _, stripped = fsspec.core.get_fs_token_paths(paths, storage_options=storage_options)
+    if isinstance(fs, LocalFileSystem):
+        return ds.dataset(stripped, format="parquet")
+    return ds.dataset(stripped, format="parquet", filesystem=PyFileSystem(FSSpecHandler(fs)))
 
 
 def _where(split: str) -> pc.Expression | None:

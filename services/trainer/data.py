@@ -1,11 +1,13 @@
 """A dataset version's rows as a job trains on them: downloaded once from the store into the job's
 work folder, read with only the columns the job uses, cut into its splits, in time order when the
-job names a time column."""
+job names a time column. A job on a Dask cluster downloads nothing: ``store_parts`` names the parts
+where the store keeps them, for the cluster's workers to read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,15 +33,37 @@ class JobData:
     groups: np.ndarray | None  # per training row, for group cross-validation
 
 
+@dataclass(frozen=True)
+class StoreParts:
+    """A dataset version's Parquet parts where the store keeps them: what fsspec opens (local
+    paths on a file:// store, s3:// URIs on an S3 one), with the store's fsspec options."""
+
+    urls: list[str]
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
 async def download(store: ArtifactStore, version: rpb.DatasetVersion, local_dir: Path) -> Path:
     local_dir.mkdir(parents=True, exist_ok=True)
     names = await store.get_tree(store.key_for(version.uri), local_dir)
     if not any(name.endswith(".parquet") for name in names):
-        raise FailedPrecondition(
-            f"dataset version {version.dataset}@{version.version} has no Parquet parts in the "
-            "store: it was deleted or garbage-collected"
-        )
+        raise _no_parts(version)
     return local_dir
+
+
+async def store_parts(store: ArtifactStore, version: rpb.DatasetVersion) -> StoreParts:
+    """The version's parts in the store, in a stable order (as ``part_paths`` of a download)."""
+    keys = await store.list_keys(store.key_for(version.uri))
+    urls = [store.fsspec_url(key) for key in keys if key.endswith(".parquet")]
+    if not urls:
+        raise _no_parts(version)
+    return StoreParts(urls, store.storage_options)
+
+
+def _no_parts(version: rpb.DatasetVersion) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"dataset version {version.dataset}@{version.version} has no Parquet parts in the "
+        "store: it was deleted or garbage-collected"
+    )
 
 
 def load(local_dir: Path, data: tpb.DataSpec, sequence: tpb.SequenceSpec, max_rows: int) -> JobData:

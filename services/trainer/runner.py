@@ -185,28 +185,40 @@ class JobRunner:
         self, claim: Claim, token: CancelToken, reporter: RunReporter, work_dir: Path
     ) -> JobResult:
         spec = claim.task.train
-        reporter.phase(tpb.PHASE_LOADING_DATA, "loading the dataset version")
-        data_dir = await self.download(claim, spec, work_dir)
         model_dir = work_dir / "model"
-        outcome = await asyncio.to_thread(
-            training.train,
-            spec,
-            data_dir,
-            model_dir,
-            reporter=reporter,
-            token=token,
-            threads=self.threads(),
-            max_rows=self.ctx.settings.trainer_max_rows,
-        )
+        if training.on_dask(spec):
+            # The cluster's workers read the parts from the store themselves: nothing downloaded.
+            reporter.phase(tpb.PHASE_LOADING_DATA, "locating the dataset version's parts")
+            parts = await data.store_parts(self.ctx.store, await self.dataset_version(claim, spec))
+            outcome = await asyncio.to_thread(
+                training.train_on_cluster, spec, parts, model_dir, reporter=reporter, token=token
+            )
+        else:
+            reporter.phase(tpb.PHASE_LOADING_DATA, "loading the dataset version")
+            data_dir = await self.download(claim, spec, work_dir)
+            outcome = await asyncio.to_thread(
+                training.train,
+                spec,
+                data_dir,
+                model_dir,
+                reporter=reporter,
+                token=token,
+                threads=self.threads(),
+                max_rows=self.ctx.settings.trainer_max_rows,
+            )
         return await self.publish(claim, spec, outcome, model_dir, token, reporter)
 
     async def download(self, claim: Claim, spec: tpb.TrainSpec, work_dir: Path) -> Path:
+        version = await self.dataset_version(claim, spec)
+        return await data.download(self.ctx.store, version, work_dir / "data")
+
+    async def dataset_version(self, claim: Claim, spec: tpb.TrainSpec) -> rpb.DatasetVersion:
         version = await self.ctx.registry.dataset_version(
             claim.caller, spec.data.dataset_version_id
         )
         if delay := self.ctx.settings.trainer_test_job_delay_seconds:
             await asyncio.sleep(delay)
-        return await data.download(self.ctx.store, version, work_dir / "data")
+        return version
 
     async def publish(
         self,

@@ -1,8 +1,9 @@
 """The blocking part of a train job, run in a worker thread: load the rows, cross-validate, fit,
 evaluate, save the model folder. Everything it learns goes to the RunReporter.
 
-An xgboost job given a Dask scheduler address loads no rows here: ``dask_data`` has the cluster's
-workers read, transform and train on them, and evaluates there too."""
+An xgboost job given a Dask scheduler address loads no rows here (``train_on_cluster``):
+``dask_data`` has the cluster's workers read the parts straight from the store, transform and train
+on them, and evaluates there too."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from aimass.trainer.v1 import trainer_pb2 as tpb
 from services.common.errors import InvalidArgument
 from services.trainer.cancel import CancelToken
-from services.trainer.data import JobData, load, part_paths
+from services.trainer.data import JobData, StoreParts, load, part_paths
 from services.trainer.library import evaluation
 from services.trainer.library.base import FitOptions, Progress, Task
 from services.trainer.library.catalog import get_algorithm
@@ -89,9 +90,12 @@ def train(
     threads: int,
     max_rows: int,
 ) -> TrainOutcome:
-    """``max_rows`` bounds the rows loaded here; a job on a Dask cluster loads none."""
+    """``max_rows`` bounds the rows loaded here; a job on a Dask cluster loads none (its workers
+    read the parts in ``data_dir``; the runner rather calls ``train_on_cluster`` with the parts in
+    the store, downloading nothing)."""
     if on_dask(spec):
-        return train_on_cluster(spec, data_dir, model_dir, reporter=reporter, token=token)
+        parts = StoreParts(part_paths(data_dir))
+        return train_on_cluster(spec, parts, model_dir, reporter=reporter, token=token)
     data = load(data_dir, spec.data, spec.sequence, max_rows)
     token.check()
     return fit_and_evaluate(spec, data, model_dir, reporter=reporter, token=token, threads=threads)
@@ -156,14 +160,15 @@ def on_dask(spec: tpb.TrainSpec) -> bool:
 
 def train_on_cluster(
     spec: tpb.TrainSpec,
-    data_dir: Path,
+    parts: StoreParts,
     model_dir: Path,
     *,
     reporter: RunReporter,
     token: CancelToken,
 ) -> TrainOutcome:
     """Fit and evaluate on the cluster at ``resources.dask_scheduler_address``; its workers read
-    the parts in ``data_dir`` (see ``dask_data``). No cross-validation (specs refuse it)."""
+    ``parts`` themselves, with their storage options (see ``dask_data``). No cross-validation
+    (specs refuse it)."""
     from services.trainer.dask_data import DaskJob
 
     if spec.HasField("cv"):
@@ -171,7 +176,7 @@ def train_on_cluster(
     final: dict[str, float] = {}
     documents: dict[str, Any] = {}
     address = spec.resources.dask_scheduler_address
-    with DaskJob.open(address, part_paths(data_dir), spec.data) as job:
+    with DaskJob.open(address, parts.urls, spec.data, parts.storage_options) as job:
         built = build_model_spec(spec, job.columns, threads=1)
         reporter.phase(tpb.PHASE_FITTING, f"fitting on the Dask cluster at {address}")
         model = job.fit(built, listener(reporter))

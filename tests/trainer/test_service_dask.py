@@ -1,14 +1,17 @@
 """xgboost on a Dask cluster through the real service: a trainer that may load only 100 rows
 refuses the cancer training split in process, and trains it on a LocalCluster whose workers read
-the Parquet parts themselves; the registered model loads and predicts what the job evaluated.
-Below, the cluster-side pieces alone: the partition transform and the evaluation."""
+the Parquet parts themselves, from the store; the registered model loads and predicts what the job
+evaluated. Below, the cluster-side pieces alone: the partition transform, the evaluation, and the
+parts read from an s3:// store (a real S3 API: moto) as from a file:// one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -19,8 +22,10 @@ from sklearn.datasets import load_breast_cancer
 
 from aimass.registry.v1 import registry_pb2 as rpb
 from aimass.trainer.v1 import trainer_pb2 as tpb
+from services.common.store import ArtifactStore
+from services.trainer import data as trainer_data
 from services.trainer.dask_data import DaskJob, PartitionEncoder
-from services.trainer.data import part_paths
+from services.trainer.data import StoreParts, part_paths, store_parts
 from services.trainer.library import evaluation
 from services.trainer.library.base import FitOptions, Task
 from services.trainer.library.catalog import get_algorithm
@@ -51,7 +56,7 @@ def dask_cluster() -> Iterator[str]:
     from distributed import LocalCluster
 
     # Threads in this process: starts in well under a second, and its workers see this host's
-    # files (the trainer's work folder) as a cluster on the trainer's host would.
+    # files (the file:// store's) as a cluster on the trainer's host would.
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
@@ -72,6 +77,7 @@ async def test_xgboost_trains_on_dask_what_one_trainer_may_not_load(
     namespace: str,
     dask_cluster: str,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     trainer = await extra_trainer(bus_namespace=namespace, trainer_max_rows=100)
     spec = train_spec(
@@ -95,6 +101,11 @@ async def test_xgboost_trains_on_dask_what_one_trainer_may_not_load(
         "cross-validation does not run on a Dask cluster",
     )
 
+    # On the cluster the workers read the store's files themselves: the trainer downloads nothing.
+    async def no_download(*args: object) -> Path:
+        raise AssertionError("a job on a Dask cluster downloaded its dataset version")
+
+    monkeypatch.setattr(trainer_data, "download", no_download)
     model_name = f"cancer-dask-{uuid.uuid4().hex[:6]}"
     spec.resources.dask_scheduler_address = dask_cluster
     spec.output.CopyFrom(tpb.ModelOutput(model=model_name))
@@ -179,12 +190,12 @@ def _data_spec(frame: pd.DataFrame) -> tpb.DataSpec:
     )
 
 
-def _model_spec(job: DaskJob, address: str) -> ModelSpec:
+def _model_spec(job: DaskJob, address: str, **params: Any) -> ModelSpec:
     algorithm = get_algorithm(GBDT)
     return ModelSpec(
         algorithm=algorithm,
         task=Task.CLASSIFICATION,
-        params=algorithm.resolve_params({"n_estimators": 30, "max_depth": 3}),
+        params=algorithm.resolve_params({"n_estimators": 30, "max_depth": 3, **params}),
         columns=job.columns,
         preprocessing=resolve_choice(
             tpb.Preprocessing(),
@@ -245,3 +256,74 @@ def test_an_empty_partition_transforms_to_no_rows(tmp_path: Path) -> None:
     assert y.shape == (0,) and y.dtype == np.int64 and weight is None
     x, y, _ = encoder.encode(frame.iloc[:7])
     np.testing.assert_array_equal(x, model.matrix(frame.iloc[:7]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts read straight from the store: s3:// (moto) as file://
+
+
+@pytest.fixture(scope="module")
+def s3_options() -> Iterator[dict[str, Any]]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options: dict[str, Any] = {
+        "endpoint_url": f"http://{host}:{port}",
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket="aimass-dask")
+    yield options
+    server.stop()
+
+
+async def _stored_parts(store: ArtifactStore, paths: list[str]) -> StoreParts:
+    """The parts put in the store as an ingest would, then located as the runner does."""
+    prefix = "datasets/cancer/1"
+    for path in paths:
+        await store.put_file(f"{prefix}/{Path(path).name}", path)
+    await store.put_bytes(f"{prefix}/profile.json", b"{}")  # not a part
+    version = rpb.DatasetVersion(dataset="cancer", version=1, uri=store.prefix_uri(prefix))
+    return await store_parts(store, version)
+
+
+def _test_metrics(address: str, parts: StoreParts, data: tpb.DataSpec) -> dict[str, float]:
+    with DaskJob.open(address, parts.urls, data, parts.storage_options) as job:
+        model = job.fit(_model_spec(job, address, n_estimators=60, learning_rate=0.3), None)
+        assert model.classes == [0, 1]
+        return job.evaluate(model, "test", ()).metrics
+
+
+async def test_the_workers_read_the_parts_from_an_s3_store_as_from_a_file_store(
+    dask_cluster: str, s3_options: dict[str, Any], tmp_path: Path
+) -> None:
+    frame, paths = _cancer_parts(tmp_path / "parts")
+    data = _data_spec(frame)
+    local_store = ArtifactStore((tmp_path / "store").as_uri())
+    s3_store = ArtifactStore(f"s3://aimass-dask/{uuid.uuid4().hex[:8]}", storage_options=s3_options)
+    on_file = await _stored_parts(local_store, paths)
+    on_s3 = await _stored_parts(s3_store, paths)
+    # The store's own files (no copy), by their absolute local path; the s3 URIs with the options
+    # the store was built with (credentials included).
+    store_root = (tmp_path / "store").resolve()
+    assert [Path(u).parent for u in on_file.urls] == [store_root / "datasets/cancer/1"] * 3
+    assert on_file.storage_options == {}
+    assert [u.rsplit("/", 1)[1] for u in on_s3.urls] == [Path(p).name for p in paths]
+    assert all(u.startswith(f"{s3_store.url}/datasets/cancer/1/") for u in on_s3.urls)
+    assert on_s3.storage_options["endpoint_url"] == s3_options["endpoint_url"]
+    assert on_s3.storage_options["secret"] == "testing"
+
+    on_file_metrics = await asyncio.to_thread(_test_metrics, dask_cluster, on_file, data)
+    on_s3_metrics = await asyncio.to_thread(_test_metrics, dask_cluster, on_s3, data)
+    assert on_s3_metrics["accuracy"] >= 0.93
+    assert on_s3_metrics == pytest.approx(on_file_metrics, abs=1e-6)
