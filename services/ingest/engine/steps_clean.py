@@ -16,8 +16,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 from duckdb.func import PythonUDFType
 
 from aimass.ingest.v1 import ingest_pb2 as pb
@@ -254,18 +252,6 @@ def clean_text(text: str, step: pb.StringCleanStep) -> str:
     return text
 
 
-def _nfkc(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if pc.all(pc.string_is_ascii(values)).as_py() is not False:
-        return values  # ASCII text is its own NFKC form
-    normalized = [
-        None if value is None else unicodedata.normalize("NFKC", value)
-        for value in values.to_pylist()
-    ]
-    return pa.array(normalized, type=pa.string())
-
-
 def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
     """NFKC as a vectorised Python function on this connection (DuckDB only has NFC).
 
@@ -275,5 +261,7 @@ def register_nfkc(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = $1", [NFKC_FUNCTION]
     ).fetchall()
     if not rows[0][0]:
+        from services.ingest.engine.nfkc import nfkc  # pyarrow: only when text is normalised
+
         varchar = duckdb.sqltype("VARCHAR")
-        con.create_function(NFKC_FUNCTION, _nfkc, [varchar], varchar, type=PythonUDFType.ARROW)
+        con.create_function(NFKC_FUNCTION, nfkc, [varchar], varchar, type=PythonUDFType.ARROW)
