@@ -335,17 +335,22 @@ class ModelRepository:
             canary_number = (
                 deployment.config.canary_version if deployment.config.canary_percent > 0 else 0
             )
+            loaded: list[LoadedVersion] = []
+            number = stable_number
             try:
-                stable = await self._version(deployment, stable_number, config, current)
-                canary = (
-                    await self._version(deployment, canary_number, config, current)
-                    if canary_number and canary_number != stable_number
-                    else None
-                )
+                stable = await self._version(deployment, number, config, current)
+                loaded.append(stable)
+                canary = None
+                if canary_number and canary_number != stable_number:
+                    number = canary_number
+                    canary = await self._version(deployment, number, config, current)
             except AimassError as exc:
-                failed = canary_number if stable_number and current else stable_number
-                self.failures[deployment.name] = LoadFailure(deployment, failed, exc.message)
+                self.failures[deployment.name] = LoadFailure(deployment, number, exc.message)
                 logger.error("deployment %s not converged: %s", deployment.name, exc.message)
+                serving = {id(v) for v in current.versions()} if current is not None else set()
+                for version in loaded:
+                    if id(version) not in serving:
+                        self._drain(version)  # loaded for this change only: unload it
                 return
             state = DeploymentState(
                 deployment, stable, canary, deployment.config.canary_percent if canary else 0

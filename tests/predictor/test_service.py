@@ -547,3 +547,51 @@ async def test_a_callers_deadline_is_respected(stack: Stack) -> None:
 
     await _eventually(counted)
     assert (await stack.oip.ModelInfer(_raw_request(stack.rows[:1], "bc-patient"))).outputs
+
+
+async def test_a_version_that_fails_to_load_leaves_the_previous_one_serving(
+    stack: Stack, tmp_path: Path
+) -> None:
+    store = ArtifactStore(stack.server.repository.store.url)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "aimass-model.json").write_text('{"manifest_version": 999}')
+    stored = await store.put_tree(f"models/{MODEL}/broken", broken)
+    version = await stack.registry.CreateModelVersion(
+        rpb.CreateModelVersionRequest(
+            project=stack.project,
+            model=MODEL,
+            framework="xgboost",
+            artifact_format="xgboost-ubj",
+            artifact_uri=stored.uri,
+            content_hash=stored.digest,
+            task="classification",
+        ),
+        metadata=META,
+    )
+    serving = (await stack.oip.ModelInfer(_raw_request(stack.rows[:1]))).model_version
+    await stack.registry.UpdateDeployment(
+        rpb.UpdateDeploymentRequest(
+            project=stack.project, deployment="bc", version=version.version, update_mask=["target"]
+        ),
+        metadata=META,
+    )
+
+    async def failed() -> ppb.LoadedModel | None:
+        listed = await stack.admin.ListLoadedModels(ppb.ListLoadedModelsRequest(model="bc"))
+        return next((m for m in listed.models if m.state == ppb.LOAD_STATE_FAILED), None)
+
+    failure = await _eventually(failed)
+    assert failure.version == version.version and "manifest version" in failure.error
+    assert (await stack.oip.ModelInfer(_raw_request(stack.rows[:1]))).model_version == serving
+    await stack.registry.UpdateDeployment(
+        rpb.UpdateDeploymentRequest(
+            project=stack.project, deployment="bc", version=int(serving), update_mask=["target"]
+        ),
+        metadata=META,
+    )
+
+    async def recovered() -> bool:
+        return await failed() is None
+
+    await _eventually(recovered)
