@@ -153,14 +153,21 @@ def _supervise(workers: int, env: dict[str, str]) -> int:
         )
         for index in range(workers)
     ]
+    stopping = False
 
-    def forward(signum: int, _frame: object) -> None:
+    def stop(signum: int, _frame: object = None) -> None:
+        # Once: a second signal would reach a worker already shutting down, after its handler
+        # is gone, and kill it mid-drain.
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     code = 0
     while children:
         for child in list(children):
@@ -168,9 +175,12 @@ def _supervise(workers: int, env: dict[str, str]) -> int:
             if returned is None:
                 continue
             children.remove(child)
-            code = code or returned
-            forward(signal.SIGTERM, None)
+            if not stopping:
+                code = returned or 1  # a worker died on its own: stop the others, report it
+                stop(signal.SIGTERM)
+            elif returned not in (0, -signal.SIGTERM, -signal.SIGINT):
+                code = code or returned
         if children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 children[0].wait(timeout=0.5)
-    return code
+    return code if code >= 0 else 128 - code
