@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -173,17 +172,6 @@ def _set_jobs(estimator: Any, threads: int) -> None:
 # -- trainer model folders ----------------------------------------------------------------------
 
 
-def _argmax_learner(learner: Learner) -> bool:
-    """Whether the learner's labels are exactly the argmax of its probabilities."""
-    from services.trainer.library.xgboost_algorithms import GbdtLearner
-
-    torch_module = sys.modules.get("services.trainer.library.torch_algorithms")  # torch: optional
-    torch_learner = getattr(torch_module, "TorchLearner", None)
-    return isinstance(learner, GbdtLearner) or (
-        torch_learner is not None and isinstance(learner, torch_learner)
-    )
-
-
 def column_datatype(column: Column) -> str:
     """The OIP datatype a raw column is declared with (other numeric datatypes are accepted)."""
     if column.kind is ColumnKind.CATEGORICAL:
@@ -212,8 +200,6 @@ class TrainerModelRuntime(Runtime):
         self._frame_path = model.compiled is None or spec.sequence is not None
         self._series = spec.sequence.series_id_column if spec.sequence is not None else ""
         self._label_dtype = _label_dtype(model.classes)
-        self._classes = _labels(np.asarray(model.classes, dtype=object), self._label_dtype)
-        self._argmax = spec.task is Task.CLASSIFICATION and _argmax_learner(model.learner)
         self.inputs = [TensorSpec(c.name, column_datatype(c), [-1]) for c in self.columns]
         if self._series:
             self.inputs.append(TensorSpec(self._series, "BYTES", [-1]))
@@ -239,20 +225,9 @@ class TrainerModelRuntime(Runtime):
         columns, series = self._columns(inputs)
         if self._frame_path:
             result = self.model.predict(pd.DataFrame(columns), series)
-        elif self._argmax:
-            result = self._classify(columns)
         else:
             result = self.model.predict_columns(columns)
         return self._outputs(result)
-
-    def _classify(self, columns: Mapping[str, np.ndarray]) -> Prediction:
-        """``predict_columns`` runs a classifier twice (labels, then probabilities); the labels
-        of xgboost and torch learners are the argmax of their probabilities, so one run gives
-        both (a 30-feature booster: ~115 us of ~450 us per single-row call)."""
-        assert self.model.compiled is not None
-        probabilities = self.model.learner.predict_proba(self.model.compiled.transform(columns))
-        assert probabilities is not None
-        return Prediction(self._classes[np.argmax(probabilities, axis=1)], probabilities)
 
     def _outputs(self, result: Prediction) -> dict[str, np.ndarray]:
         task = self.model.spec.task

@@ -122,6 +122,10 @@ class SavedLearner:
 class Learner(ABC):
     """A fitted (or to-be-fitted) model on numeric input."""
 
+    # True when a classifier's ``predict`` is exactly the argmax of its ``predict_proba``: one
+    # call then gives both (SVC's Platt probabilities, say, do not agree with its labels).
+    labels_from_probabilities: bool = False
+
     @abstractmethod
     def fit(
         self,

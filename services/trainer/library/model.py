@@ -132,11 +132,15 @@ class FittedModel:
         return self.predict_matrix(x)
 
     def predict_matrix(self, x: np.ndarray) -> Prediction:
-        raw = self.learner.predict(x)
         if not self.spec.task.classifies:
-            return Prediction(np.asarray(raw))
+            return Prediction(np.asarray(self.learner.predict(x)))
+        probabilities = self.learner.predict_proba(x)
+        if probabilities is not None and self.learner.labels_from_probabilities:
+            raw = np.argmax(probabilities, axis=1)
+        else:
+            raw = self.learner.predict(x)
         labels = np.asarray(self.classes, dtype=object)[np.asarray(raw, dtype=np.int64)]
-        return Prediction(_compact(labels), self.learner.predict_proba(x))
+        return Prediction(_compact(labels), probabilities)
 
     def encode_target(self, target: pd.Series) -> np.ndarray:
         """Class indices of ``target`` (classification) or float64 values; unknown classes and

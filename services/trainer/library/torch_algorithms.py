@@ -511,6 +511,7 @@ class TorchLearner(Learner):
 
     kind = ""
     input_dims = 2
+    labels_from_probabilities = True
 
     def __init__(
         self,

@@ -135,6 +135,8 @@ GBDT_PARAMS = (
 
 
 class GbdtLearner(Learner):
+    labels_from_probabilities = True
+
     def __init__(
         self,
         task: Task,
