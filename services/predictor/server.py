@@ -78,6 +78,7 @@ async def build_server(
         on_load=metrics.observe_load,
         on_unload=metrics.forget,
         on_count=metrics.set_loaded_models,
+        on_queue=metrics.set_queue_rows,
     )
     stack.push_async_callback(repository.close)
     predictor = Predictor(repository, log, metrics, instance, _version())

@@ -140,11 +140,19 @@ class VersionStats:
 
 
 class _CountingObserver:
-    """Counts batches into the version's stats, then hands them to the metrics observer."""
+    """Counts batches into the version's stats, reports the queue depth left behind, then hands
+    the batch to the metrics observer: once per batch, not per request."""
 
-    def __init__(self, stats: VersionStats, inner: BatchObserver | None) -> None:
+    def __init__(
+        self,
+        stats: VersionStats,
+        inner: BatchObserver | None,
+        on_queue: Callable[[int], None] | None,
+    ) -> None:
         self.stats = stats
         self.inner = inner
+        self.on_queue = on_queue
+        self.batcher: Batcher[Inputs, object] | None = None  # set once the batcher exists
 
     def on_batch(
         self,
@@ -155,6 +163,8 @@ class _CountingObserver:
     ) -> None:
         self.stats.batches += 1
         self.stats.batch_rows += size_rows
+        if self.on_queue is not None and self.batcher is not None:
+            self.on_queue(self.batcher.queued_rows)
         if self.inner is not None:
             self.inner.on_batch(size_rows, n_requests, queue_seconds, compute_seconds)
 
@@ -260,6 +270,7 @@ class ModelRepository:
         on_load: Callable[[str, float], None] | None = None,
         on_unload: Callable[[str, int], None] | None = None,
         on_count: Callable[[int], None] | None = None,
+        on_queue: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -270,6 +281,7 @@ class ModelRepository:
         self.on_load = on_load
         self.on_unload = on_unload
         self.on_count = on_count
+        self.on_queue = on_queue
         self.deployments: dict[str, DeploymentState] = {}
         self.failures: dict[str, LoadFailure] = {}
         self.ready = False
@@ -464,17 +476,25 @@ class ModelRepository:
             timeout_s=config.timeout_ms / 1000,
         )
         stats = VersionStats()
+        number = int(model_version.version)
         inner = None
         if self.observer_factory is not None:
-            inner = self.observer_factory(deployment.name, int(model_version.version))
+            inner = self.observer_factory(deployment.name, number)
+        on_queue = self.on_queue
+        observer = _CountingObserver(
+            stats,
+            inner,
+            None if on_queue is None else lambda rows: on_queue(deployment.name, number, rows),
+        )
         batcher: Batcher[Inputs, object] = Batcher(
             settings,
             fused.fuse,
             fused.run,
             fused.split,
             name=f"{deployment.name}-v{model_version.version}",
-            observer=_CountingObserver(stats, inner),
+            observer=observer,
         )
+        observer.batcher = batcher
         seconds = time.perf_counter() - started
         if self.on_load is not None:
             self.on_load(deployment.name, seconds)

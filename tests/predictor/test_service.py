@@ -595,3 +595,12 @@ async def test_a_version_that_fails_to_load_leaves_the_previous_one_serving(
         return await failed() is None
 
     await _eventually(recovered)
+
+
+async def test_batches_report_the_queue_depth_to_the_metrics(stack: Stack) -> None:
+    await _eventually(lambda: _ready(stack))
+    response = await stack.oip.ModelInfer(_raw_request(stack.rows[:1]))
+    labels = {"model": "bc", "version": response.model_version}
+    registry = stack.server.predictor.metrics.registry
+    assert registry.get_sample_value("aimass_predictor_queue_rows", labels) == 0
+    assert registry.get_sample_value("aimass_predictor_batch_rows_count", {"model": "bc"})

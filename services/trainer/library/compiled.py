@@ -252,14 +252,14 @@ def _numbers(column: Column, array: np.ndarray) -> np.ndarray:
     try:
         if column.kind is ColumnKind.DATETIME:
             if np.issubdtype(array.dtype, np.number):
-                return array.astype(np.float64)
+                return array.astype(np.float64, copy=False)
             stamps = pd.to_datetime(pd.Series(array), utc=True)
             return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
         if array.dtype == object:
             return np.array([np.nan if v is None else v for v in array], dtype=np.float64)
-        return array.astype(np.float64)
+        return array.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(
             f"column {column.name!r} must hold {column.kind.value} values: {exc}"
