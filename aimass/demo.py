@@ -142,7 +142,7 @@ async def train(
         tpb.WatchRunRequest(project=PROJECT, run_id=submitted.run_id), metadata=META, timeout=300
     ):
         last = update
-        if update.phase != shown:
+        if update.phase not in (shown, tpb.PHASE_UNSPECIFIED):
             shown = update.phase
             phase = tpb.Phase.Name(update.phase).removeprefix("PHASE_").lower()
             out(f"train     run {update.run_id[:8]}: {phase}")
