@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 
@@ -35,14 +36,19 @@ class Backends:
         share one connection and one completion path; a few spread the load)."""
         return self.inference_pool[next(self._next)]
 
-    async def ready(self, timeout: float = 1.0) -> dict[str, bool]:
-        """Which backends have a connected channel (tries to connect; never raises)."""
+    async def ready(self, timeout: float = 0.5) -> dict[str, bool]:
+        """Which backends have a connected channel, waiting up to ``timeout``; never raises."""
         names = ("registry", "ingest", "trainer", "predictor", "monitor")
-        states = {}
-        for name, channel in zip(names, self.channels[: len(names)], strict=False):
-            state = channel.get_state(try_to_connect=True)
-            states[name] = state == grpc.ChannelConnectivity.READY
-        return states
+
+        async def connected(channel: grpc.aio.Channel) -> bool:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), timeout)
+            except TimeoutError:
+                return False
+            return True
+
+        states = await asyncio.gather(*(connected(c) for c in self.channels[: len(names)]))
+        return dict(zip(names, states, strict=False))
 
     async def close(self) -> None:
         for channel in self.channels:

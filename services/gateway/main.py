@@ -19,6 +19,7 @@ from services.gateway.clients import Backends, open_backends
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.middleware import GatewayMiddleware
+from services.gateway.protojson import install_proto_schemas
 from services.gateway.quota import QuotaService
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_proto_schemas(app)
     app.add_middleware(GatewayMiddleware, max_body_bytes=settings.gateway_max_body_bytes)
     return app
 
