@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logs import REQUEST_ID_HEADER, new_request_id, request_id_var
@@ -26,8 +27,19 @@ LATENCY = Histogram(
 STREAMED_BODY = re.compile(r"^/api/v1/projects/[^/]+/uploads/?$")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while a body streams in; an HTTPException so that FastAPI's body parsing lets it
+    through (it turns other exceptions into 400) and the error handler answers 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_message(limit, limit + 1))
+
+
+def too_large_message(limit: int, size: int) -> str:
+    return (
+        f"the request body ({size} bytes or more) is over the limit of {limit} bytes; send "
+        "less per request (or upload files to /api/v1/projects/<project>/uploads, which streams)"
+    )
 
 
 def _error_body(path: str, status: int, message: str, request_id: str) -> bytes:
@@ -75,7 +87,7 @@ class GatewayMiddleware:
                 if limited and message["type"] == "http.request":
                     counted += len(message.get("body", b""))
                     if counted > self.max_body_bytes:
-                        raise BodyTooLarge
+                        raise BodyTooLarge(self.max_body_bytes)
                 return message
 
             async def send_with_headers(message: Message) -> None:
@@ -102,12 +114,7 @@ class GatewayMiddleware:
             request_id_var.reset(token)
 
     async def _reject(self, send: Send, path: str, request_id: str, size: int) -> None:
-        message = (
-            f"the request body ({size} bytes or more) is over the limit of "
-            f"{self.max_body_bytes} bytes; send less per request (or upload files to "
-            "/api/v1/projects/<project>/uploads, which streams)"
-        )
-        body = _error_body(path, 413, message, request_id)
+        body = _error_body(path, 413, too_large_message(self.max_body_bytes, size), request_id)
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -165,3 +165,23 @@ async def test_an_oversized_body_is_413_and_nothing_is_written(gateway: Gateway)
     assert response.status_code == 413
     assert "limit" in response.json()["error"]["message"]
     assert len((await gateway.admin.get("/api/v1/tokens")).json()["items"]) == before
+
+
+async def test_a_chunked_body_over_the_limit_is_413_while_it_streams(gateway: Gateway) -> None:
+    limit = gateway.settings.gateway_max_body_bytes
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"name": "'
+        while sent <= limit + 1024 * 1024:
+            sent += 256 * 1024
+            yield b"x" * (256 * 1024)
+        yield b'", "project": "a", "scopes": ["read"]}'
+
+    response = await gateway.admin.post(
+        "/api/v1/tokens", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert "over the limit" in response.json()["error"]["message"]

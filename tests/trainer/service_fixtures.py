@@ -50,6 +50,7 @@ class Stack:
     # dataset name -> version id: "cancer" (breast cancer, 70/15/15 random split), "diabetes"
     # (80/20 train/test), "iris" (no split)
     datasets: dict[str, str]
+    ingest_address: str = ""
 
 
 @dataclass
@@ -161,7 +162,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             ),
         }
         yield Stack(
-            registry, running.address, ingest, store_url, namespace, home, project, datasets
+            registry,
+            running.address,
+            ingest,
+            store_url,
+            namespace,
+            home,
+            project,
+            datasets,
+            ingest_server.running.address,
         )
     await delete_streams(nats_url(), f"{namespace}_")
 
