@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.common.ttl_cache import TtlCache
 from services.gateway.models import Token
 
 logger = logging.getLogger(__name__)
@@ -114,30 +114,25 @@ class TokenService:
     ) -> None:
         self.sessions = sessions
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._cache: TtlCache[str, Principal | None] = TtlCache(cache_seconds)
 
     async def authenticate(self, secret: str) -> Principal:
         if not secret:
             raise Unauthenticated("no token: send 'Authorization: Bearer <token>'")
         digest = hash_secret(secret)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is None or now - cached[0] > self.cache_seconds:
-            async with self.sessions() as session:
-                row = await session.scalar(
-                    select(Token).where(Token.secret_hash == digest, Token.revoked_at.is_(None))
-                )
-            if row is None:
-                self._cache.pop(digest, None)
-                raise Unauthenticated("the token is unknown or revoked")
-            cached = (now, to_principal(row))
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[digest] = cached
-        principal = cached[1]
+        principal = await self._cache.get(digest, lambda: self._look_up(digest))
+        if principal is None:
+            raise Unauthenticated("the token is unknown or revoked")
         if principal.expires_at is not None and principal.expires_at <= datetime.now(UTC):
             raise Unauthenticated("the token has expired; ask for a new one")
         return principal
+
+    async def _look_up(self, digest: str) -> Principal | None:
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(Token).where(Token.secret_hash == digest, Token.revoked_at.is_(None))
+            )
+        return None if row is None else to_principal(row)
 
     async def issue(
         self,
@@ -198,8 +193,11 @@ class TokenService:
                     .values(revoked_at=datetime.now(UTC))
                 )
             row = await self.get(token_id, project)
-        self._cache = {k: v for k, v in self._cache.items() if v[1].token_id != token_id}
+        self._forget(token_id)
         return row
+
+    def _forget(self, token_id: str) -> None:
+        self._cache.invalidate_where(lambda known: known is not None and known.token_id == token_id)
 
     async def ensure_bootstrap(self, configured: str | None) -> str | None:
         """Make sure an admin token exists. With AIMASS_ADMIN_TOKEN, that secret is it (rotated
@@ -221,6 +219,7 @@ class TokenService:
                             revoked_at=None,
                         )
                     )
+                self._forget(BOOTSTRAP_TOKEN_ID)
                 return None
         elif existing is not None:
             return None
