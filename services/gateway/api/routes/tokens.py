@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.common.errors import InvalidArgument
 from services.gateway.api.deps import AdminPrincipal, ReadPrincipal, TokensDep
@@ -57,7 +57,8 @@ class CreateToken(BaseModel):
     )
     scopes: list[Scope] = Field(min_length=1)
     models: list[str] = Field(default_factory=list, max_length=1000)
-    expires_at: datetime | None = None
+    # With its UTC offset: a naive time cannot be compared with the gateway's clock.
+    expires_at: AwareDatetime | None = None
 
 
 class TokenList(BaseModel):
