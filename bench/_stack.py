@@ -21,6 +21,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within the grace period."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def wait_healthy(address: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
@@ -48,8 +57,4 @@ def service_process(
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)

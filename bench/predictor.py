@@ -64,7 +64,7 @@ from aimass.inference.v2 import open_inference_pb2 as oip  # noqa: E402
 from aimass.inference.v2 import open_inference_pb2_grpc as oip_grpc  # noqa: E402
 from aimass.registry.v1 import registry_pb2 as rpb  # noqa: E402
 from aimass.registry.v1 import registry_pb2_grpc  # noqa: E402
-from bench._stack import free_port, service_process, wait_healthy  # noqa: E402
+from bench._stack import free_port, service_process, stop_process, wait_healthy  # noqa: E402
 
 ROWS, FEATURES, INFORMATIVE = 20_000, 30, 12
 DEPLOYMENT = "bench"
@@ -452,11 +452,7 @@ def fastapi_server(work: Path, model: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}/predict"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def uvicorn_flavour() -> str:

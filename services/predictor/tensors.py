@@ -16,43 +16,16 @@ import numpy as np
 
 from aimass.inference.v2 import open_inference_pb2 as oip
 from services.common.errors import InvalidArgument
+from services.common.oip_types import CONTENTS_FIELDS, NUMERIC_DTYPES
 
 DEFAULT_MAX_ELEMENTS = 10_000_000
 
-_DTYPES: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype("?"),
-    "INT8": np.dtype("i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "UINT8": np.dtype("u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "FP16": np.dtype("<f2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-    "BYTES": np.dtype(object),
-}
+_DTYPES: dict[str, np.dtype[Any]] = {**NUMERIC_DTYPES, "BYTES": np.dtype(object)}
 _DATATYPE_NAMES = ", ".join(_DTYPES)
 _BY_KIND = {
     (dtype.kind, dtype.itemsize): name for name, dtype in _DTYPES.items() if name != "BYTES"
 }
-_CONTENTS_FIELD = {
-    "BOOL": "bool_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "FP16": "fp32_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
+_CONTENTS_FIELD = CONTENTS_FIELDS
 # Typed values arrive in their wire field's width; only narrower datatypes need a range check.
 _WIRE_DTYPES: dict[str, np.dtype[Any]] = {
     "bool_contents": np.dtype(bool),

@@ -71,10 +71,11 @@ def create_channel(
     *,
     default_timeout: float = DEFAULT_DEADLINE_SECONDS,
     options: Sequence[tuple[str, Any]] = (),
+    intercepted: bool = True,
 ) -> grpc.aio.Channel:
-    """An insecure channel (inside the cluster) that forwards x-request-id and sets deadlines."""
+    """An insecure channel (inside the cluster) that forwards x-request-id and sets deadlines;
+    not ``intercepted``, it does neither and every call must pass its own."""
+    interceptors = (ContextClientInterceptor(default_timeout),) if intercepted else ()
     return grpc.aio.insecure_channel(
-        address,
-        options=(*CHANNEL_OPTIONS, *options),
-        interceptors=(ContextClientInterceptor(default_timeout),),
+        address, options=(*CHANNEL_OPTIONS, *options), interceptors=interceptors
     )

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from services.common.logs import ACTOR_HEADER
+from services.common.logs import ACTOR_HEADER, REQUEST_ID_HEADER, request_id_var
 from services.gateway.auth import Principal, Scope, TokenService
 from services.gateway.clients import Backends
 from services.gateway.quota import QuotaService
@@ -70,8 +70,9 @@ ProjectPath = Annotated[str, Path(description="Project name.", min_length=1, max
 
 
 def metadata(principal: Principal) -> tuple[tuple[str, str], ...]:
-    """gRPC metadata of a backend call on the principal's behalf."""
-    return ((ACTOR_HEADER, principal.actor),)
+    """gRPC metadata of a backend call on the principal's behalf, with the request id (the
+    predictor's pooled channels have no interceptor to add it)."""
+    return ((ACTOR_HEADER, principal.actor), (REQUEST_ID_HEADER, request_id_var.get()))
 
 
 async def admit_model(request: Request, principal: Principal, model: str) -> None:

@@ -1,4 +1,5 @@
-"""Every router of the gateway, in the order they are mounted."""
+"""Every router of the gateway, in the order they are mounted: prediction first, since a request
+walks the routes in this order until one matches and prediction is the hot path."""
 
 from fastapi import APIRouter
 
@@ -21,6 +22,9 @@ from services.gateway.api.routes import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
+    tfserving.router,
+    inference.router,
+    rows.router,
     health.router,
     tokens.router,
     quotas.router,
@@ -33,7 +37,4 @@ ROUTERS: tuple[APIRouter, ...] = (
     models.router,
     deployments.router,
     lineage.router,
-    rows.router,
-    tfserving.router,
-    inference.router,
 )
