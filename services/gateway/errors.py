@@ -128,6 +128,57 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return error_response(request.url.path, 500, "INTERNAL", "internal error")
 
 
+ERROR_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "The error body of /api/v1.",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "example": "INVALID_ARGUMENT"},
+                    "message": {"type": "string"},
+                    "request_id": {"type": "string"},
+                },
+                "required": ["code", "message", "request_id"],
+            }
+        },
+        "required": ["error"],
+    },
+    "SpecError": {
+        "type": "object",
+        "description": "The error body of the TF Serving and Open Inference routes.",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+    },
+}
+
+
+def document_bad_requests(document: dict[str, Any]) -> None:
+    """Where FastAPI lists its 422 validation error, list what the gateway answers: 400 with its
+    error body (the handler above turns every validation error into that)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(ERROR_SCHEMAS)
+    for path, item in document.get("paths", {}).items():
+        name = "SpecError" if is_spec_route(path) else "Error"
+        for operation in item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not responses or "422" not in responses:
+                continue
+            del responses["422"]
+            responses.setdefault(
+                "400",
+                {
+                    "description": "A parameter or the body is malformed; the message names it.",
+                    "content": {
+                        "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                    },
+                },
+            )
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AimassError, _aimass_error)
     app.add_exception_handler(grpc.aio.AioRpcError, _rpc_error)

@@ -19,6 +19,7 @@ from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from services.common.errors import InvalidArgument
+from services.gateway.errors import document_bad_requests
 
 M = TypeVar("M", bound=Message)
 FD = FieldDescriptor
@@ -129,7 +130,8 @@ def response_schema(message_type: type[Message], status: int = 200) -> dict[int 
 
 
 def install_proto_schemas(app: FastAPI) -> None:
-    """Make ``app.openapi()`` carry the component schemas the proto routes reference."""
+    """Make ``app.openapi()`` carry the component schemas the proto routes reference, and the
+    gateway's 400 error body where FastAPI would list 422."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -137,6 +139,7 @@ def install_proto_schemas(app: FastAPI) -> None:
             return app.openapi_schema
         document = build()
         document.setdefault("components", {}).setdefault("schemas", {}).update(COMPONENTS)
+        document_bad_requests(document)
         app.openapi_schema = document
         return document
 
