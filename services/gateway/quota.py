@@ -13,14 +13,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.common.errors import QuotaExceeded, Unavailable
+from services.common.db import database_unavailable
+from services.common.errors import QuotaExceeded
 from services.common.ttl_cache import TtlCache
 from services.gateway.auth import Principal
 from services.gateway.models import Quota, Usage
@@ -53,15 +54,6 @@ def _day_named(day_number: int) -> str:
 def day_of(now: float) -> str:
     """The UTC date of epoch seconds ``now`` (on every request: formatted once a day)."""
     return _day_named(int(now // SECONDS_PER_DAY))
-
-
-@contextlib.asynccontextmanager
-async def _store_errors() -> AsyncIterator[None]:
-    try:
-        yield
-    except (SQLAlchemyError, OSError) as error:
-        logger.warning("quota store failed: %s", error)
-        raise Unavailable("the quota store is unavailable; retry shortly") from error
 
 
 class QuotaService:
@@ -160,7 +152,7 @@ class QuotaService:
         return await self._config.get(token_id, lambda: self._load_quotas(token_id))
 
     async def _load_quotas(self, token_id: str) -> dict[str, Limits]:
-        async with _store_errors():
+        async with database_unavailable("quota store"):
             return await self.repository.limits_of(token_id)
 
     def _state(self, meter: Meter) -> MeterState:
@@ -196,14 +188,14 @@ class QuotaService:
     async def _lease(self, meters: Sequence[Meter], now: float) -> None:
         """Lease permits for every meter; if one refuses, the others' charges are undone."""
         granted: list[tuple[Meter, Lease]] = []
-        async with _store_errors(), self._engine.connect() as connection:
+        async with database_unavailable("quota store"), self._engine.connect() as connection:
             for meter in meters:
                 outcome = await meter.lease(connection, self._state(meter), now)
                 if isinstance(outcome, Lease):
                     granted.append((meter, outcome))
                     continue
                 for done, lease in granted:
-                    await done.give_back(connection, lease.permits)
+                    await done.undo(connection, lease)
                 state = self._state(meter)
                 state.shared, state.retry_at = outcome.shared, outcome.retry_at
                 state.blocked_until = outcome.recheck_at

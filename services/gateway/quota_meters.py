@@ -96,8 +96,10 @@ class RateMeter:
         retry_at = now + self.gcra.retry_after(tat, now)
         return Refusal(tat, retry_at, retry_at)
 
-    async def give_back(self, connection: AsyncConnection, permits: int) -> None:
-        await give_back_rate(connection, self.token_id, self.model, self.gcra, permits)
+    async def undo(self, connection: AsyncConnection, lease: Lease) -> None:
+        """Take back a lease just granted (another meter of the request refused)."""
+        key = (self.token_id, self.model)
+        await give_back_rate(connection, *key, self.gcra, lease.permits, lease.shared)
 
     def window(self, state: MeterState, now: float) -> Window:
         remaining = self.gcra.remaining(state.shared, now) + self.spare(state, now)
@@ -152,6 +154,10 @@ class PeriodMeter:
 
     async def give_back(self, connection: AsyncConnection, permits: int) -> None:
         await give_back_period(connection, self.token_id, self.model, self.period_key, permits)
+
+    async def undo(self, connection: AsyncConnection, lease: Lease) -> None:
+        """Take back a lease just granted (another meter of the request refused)."""
+        await self.give_back(connection, lease.permits)
 
     def window(self, state: MeterState, now: float) -> Window:
         remaining = max(0, self.limit - int(state.shared)) + state.permits

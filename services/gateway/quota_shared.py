@@ -37,13 +37,23 @@ async def take_rate(
 
 
 async def give_back_rate(
-    connection: AsyncConnection, token_id: str, model: str, gcra: Gcra, permits: int
+    connection: AsyncConnection,
+    token_id: str,
+    model: str,
+    gcra: Gcra,
+    permits: int,
+    charged_tat: float,
 ) -> None:
-    """Undo a charge: the bucket ends where it would be had the charge not happened, or later
-    (never earlier, so a refund cannot admit more than the limit)."""
+    """Undo a charge that left the bucket at ``charged_tat``, if no one has charged it since:
+    otherwise the permits are lost (the token is admitted a little less), since taking them out
+    of a later charge could move the bucket earlier than it would be without this one."""
     await connection.execute(
         update(RateBucket)
-        .where(RateBucket.token_id == token_id, RateBucket.model == model)
+        .where(
+            RateBucket.token_id == token_id,
+            RateBucket.model == model,
+            RateBucket.tat == charged_tat,
+        )
         .values(tat=RateBucket.tat - permits * gcra.interval)
     )
 

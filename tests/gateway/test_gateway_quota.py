@@ -16,6 +16,9 @@ from services.common.errors import QuotaExceeded
 from services.gateway.auth import Principal
 from services.gateway.models import PeriodCounter, RateBucket
 from services.gateway.quota import QuotaService
+from services.gateway.quota_math import Gcra
+from services.gateway.quota_shared import give_back_rate, read_tat, take_rate
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.gateway.gateway_fixtures import Gateway, gateway_settings, running_gateway
 
 START = datetime(2026, 11, 28, 23, 59, 50, tzinfo=UTC).timestamp()
@@ -128,6 +131,34 @@ async def test_a_refusal_charges_none_of_the_other_limits(gateway: Gateway, cloc
     await quotas.admit(principal, "wine")
     with pytest.raises(QuotaExceeded, match="for this token"):
         await quotas.admit(principal, "wine")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_undoing_a_rate_charge_never_refunds_a_later_one(
+    backend: str, tmp_path: Path
+) -> None:
+    db_url = await create_pg_database("aimass_undo") if backend == "postgresql" else ""
+    try:
+        async with running_gateway(gateway_settings(tmp_path, db_url)) as gateway:
+            await _undo_keeps_later_charges(gateway.app.state.quotas)
+    finally:
+        if db_url:
+            await drop_pg_database(db_url)
+
+
+async def _undo_keeps_later_charges(quotas: QuotaService) -> None:
+    gcra = Gcra(rate=10, burst=100)
+    now = START
+    async with quotas._engine.connect() as connection:
+        mine = await take_rate(connection, "t", "", gcra, now, 5)
+        assert mine is not None
+        await give_back_rate(connection, "t", "", gcra, 5, mine)
+        assert await read_tat(connection, "t", "") == pytest.approx(now)  # nobody came between
+        mine = await take_rate(connection, "t", "", gcra, now, 5)
+        theirs = await take_rate(connection, "t", "", gcra, now, 3)  # another replica's
+        assert mine is not None and theirs is not None
+        await give_back_rate(connection, "t", "", gcra, 5, mine)
+        assert await read_tat(connection, "t", "") == theirs  # kept: 5 permits lost, none made
 
 
 async def test_a_daily_quota_runs_out_and_the_next_day_opens(
