@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.db import database_unavailable
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.common.ttl_cache import TtlCache
 from services.gateway.models import Token
@@ -128,7 +129,7 @@ class TokenService:
         return principal
 
     async def _look_up(self, digest: str) -> Principal | None:
-        async with self.sessions() as session:
+        async with database_unavailable("token store"), self.sessions() as session:
             row = await session.scalar(
                 select(Token).where(Token.secret_hash == digest, Token.revoked_at.is_(None))
             )

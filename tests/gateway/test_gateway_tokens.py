@@ -184,3 +184,16 @@ async def test_a_chunked_body_over_the_limit_is_413_while_it_streams(gateway: Ga
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert "over the limit" in response.json()["error"]["message"]
+
+
+async def test_a_token_store_that_is_down_is_unavailable_not_an_internal_error() -> None:
+    from services.common.db import create_engine, create_sessionmaker
+    from services.common.errors import Unavailable
+
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    try:
+        service = TokenService(create_sessionmaker(engine))
+        with pytest.raises(Unavailable, match="token store is unavailable"):
+            await service.authenticate("amk_anything")
+    finally:
+        await engine.dispose()

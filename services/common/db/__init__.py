@@ -1,6 +1,11 @@
 """Async SQLAlchemy for every service that owns tables: engines, sessions, types, migrations."""
 
-from services.common.db.engine import create_engine, create_sessionmaker, is_postgres
+from services.common.db.engine import (
+    create_engine,
+    create_sessionmaker,
+    database_unavailable,
+    is_postgres,
+)
 from services.common.db.migrations import (
     downgrade_database,
     migrations_dir,
@@ -14,6 +19,7 @@ __all__ = [
     "UtcDateTime",
     "create_engine",
     "create_sessionmaker",
+    "database_unavailable",
     "downgrade_database",
     "is_postgres",
     "migrations_dir",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,7 +18,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Unavailable
+
+logger = logging.getLogger(__name__)
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -52,3 +58,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextlib.asynccontextmanager
+async def database_unavailable(what: str) -> AsyncIterator[None]:
+    """A database that cannot be reached inside the block is a retryable Unavailable naming
+    ``what`` (a 503 / UNAVAILABLE to the caller), not an unexpected error."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as error:
+        logger.warning("%s failed: %s", what, error)
+        raise Unavailable(f"the {what} is unavailable; retry shortly") from error
