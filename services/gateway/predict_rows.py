@@ -62,7 +62,7 @@ def column_tensor(column: str, values: list[Any]) -> tuple[str, np.ndarray]:
     if present and all(isinstance(v, bool) for v in present):
         if complete:
             return "BOOL", np.asarray(values, dtype=bool)
-    elif present and all(isinstance(v, int | float) for v in present):
+    elif present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         if complete and all(isinstance(v, int) for v in present):
             if min(present) >= _INT64[0] and max(present) <= _INT64[1]:
                 return "INT64", np.asarray(values, dtype=np.int64)

@@ -41,6 +41,11 @@ class Limits:
 def checked_limits(limits: Limits) -> Limits:
     """The limits an admin asked for, completed (burst defaults to one second's worth)."""
     rate, burst = limits.rate_per_second, limits.burst
+    if limits.empty and burst is None and limits.period_limit is None:
+        raise InvalidArgument(
+            "a quota needs rate_per_second (and burst) and/or period with period_limit; "
+            "to lift a quota, DELETE it"
+        )
     if rate is None and burst is not None:
         raise InvalidArgument("burst needs rate_per_second (the rate it refills at)")
     if rate is not None and not MIN_RATE <= rate <= MAX_RATE:

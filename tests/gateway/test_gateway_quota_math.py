@@ -91,7 +91,8 @@ def test_day_and_month_periods_in_utc() -> None:
 def test_checked_limits_completes_the_burst() -> None:
     assert checked_limits(Limits(rate_per_second=2.5)).burst == 3
     assert checked_limits(Limits(rate_per_second=0.1)).burst == 1
-    assert checked_limits(Limits()).empty
+    with pytest.raises(InvalidArgument, match="DELETE it"):
+        checked_limits(Limits())  # a quota without a limit
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ async def test_set_list_replace_and_remove_quotas(gateway: Gateway) -> None:
         ({"period": "day"}, "give both or neither"),
         ({"period_limit": -3, "period": "day"}, "period_limit"),
         ({"rate": 3}, "rate"),
+        ({}, "to lift a quota, DELETE it"),
     ],
 )
 async def test_bad_limits_are_400_and_change_nothing(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.gateway.predict_rows import column_tensor
 from tests.gateway.predict_fixtures import ALIAS, Stack, prediction_stack
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,18 @@ async def test_the_route_is_documented(stack: Stack) -> None:
     assert route["security"] == [{"bearer": ["predict"]}]
     schema = route["requestBody"]["content"]["application/json"]["schema"]
     assert schema["required"] == ["rows"]
+
+
+@pytest.mark.parametrize(
+    ("values", "datatype"),
+    [
+        ([1, 2], "INT64"),
+        ([1, 2.5], "FP64"),
+        ([1, None], "FP64"),
+        ([True, False], "BOOL"),
+        ([True, 2], "BYTES"),  # true is not the number 1 here
+        (["a", 1], "BYTES"),
+    ],
+)
+def test_a_column_is_one_datatype(values: list[Any], datatype: str) -> None:
+    assert column_tensor("c", values)[0] == datatype

@@ -68,7 +68,11 @@ async def list_runs(
     backends: BackendsDep,
     page: PageQuery,
     status: Annotated[
-        str, Query(description="queued, running, finished, failed or cancelled; comma-separated")
+        str,
+        Query(
+            max_length=128,
+            description="queued, running, finished, failed or cancelled; comma-separated",
+        ),
     ] = "",
     name_contains: Annotated[str, Query(max_length=128)] = "",
 ) -> JSONResponse:

@@ -93,7 +93,7 @@ async def create_token(
         scopes=[scope.value for scope in body.scopes],
         models=body.models,
         expires_at=body.expires_at,
-        created_by=principal.token_id,
+        created_by=principal.actor,
     )
     info = TokenInfo.from_row(issued.row)
     return IssuedTokenInfo(**info.model_dump(), secret=issued.secret)
