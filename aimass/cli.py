@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from aimass import cli_api
 from aimass.local import StackError
 
 
@@ -247,6 +248,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     _add_status,
     _add_migrate,
     _add_demo,
+    *cli_api.COMMANDS,
 ]
 
 
