@@ -114,7 +114,6 @@ class TokenService:
         self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float = 2.0
     ) -> None:
         self.sessions = sessions
-        self.cache_seconds = cache_seconds
         self._cache: TtlCache[str, Principal | None] = TtlCache(cache_seconds)
 
     async def authenticate(self, secret: str) -> Principal:

@@ -68,7 +68,6 @@ class QuotaService:
         self.sessions = sessions
         self.flush_seconds = flush_seconds
         self.clock = clock  # epoch seconds; replicas need synchronised clocks (NTP)
-        self.config_seconds = config_seconds
         self.repository = QuotaRepository(sessions)
         # Shared-state statements autocommit: each holds its row lock for itself alone.
         engine: AsyncEngine = sessions.kw["bind"]
