@@ -207,5 +207,6 @@ def test_whitespace_sets_are_pythons(con):
     trimmed = con.execute(f"SELECT {trim_sql('$1')}", [sample]).fetchall()[0][0]
     assert trimmed == sample.strip()
     padded = [f"{a}{b} x{a}y {b}{a}" for a in WHITESPACE for b in ("", " ", "\u3000")]
+    padded += ["", " ", "\u3000", "é", " é ", "日本 ", "\u3000日本", "x\U0001f600\u2003"]
     rows = con.execute(f"SELECT {trim_sql('x')} FROM unnest($1) AS t(x)", [padded]).fetchall()
     assert [row[0] for row in rows] == [text.strip() for text in padded]

@@ -59,10 +59,11 @@ def trim_sql(sql: str) -> str:
     DuckDB's trim(x, characters) is ten times slower than trim(x) (spaces only), so the character
     set is only used when a value still starts or ends with other whitespace. Printable ASCII at
     both ends (most text) is settled by two range checks before the full whitespace test, which
-    halves the cost of trimming on ASCII text. The set is the engine's constant, never user text.
+    halves the cost of trimming on ASCII text. The last character is taken with substring(x, -1),
+    which costs about half of right(x, 1). The set is the engine's constant, never user text.
     """
     spaced = f"trim({sql})"
-    first, last = f"ascii({spaced})", f"ascii(right({spaced}, 1))"
+    first, last = f"ascii({spaced})", f"ascii(substring({spaced}, -1))"
     return (
         f"(CASE WHEN {first} BETWEEN 33 AND 126 AND {last} BETWEEN 33 AND 126 THEN {spaced} "
         f"WHEN {_is_whitespace(first)} OR {_is_whitespace(last)} "
