@@ -25,6 +25,7 @@ TOKEN_COLUMNS: list[Column] = [
     ("models", lambda t: t.get("models") or "(all)"),
     ("expires", "expires_at"),
     ("revoked", "revoked_at"),
+    ("last used", "last_used_at"),
 ]
 SCOPES = ["read", "data:write", "train", "deploy", "predict", "admin"]
 

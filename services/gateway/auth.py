@@ -128,9 +128,19 @@ class TokenService:
         return principal
 
     async def _look_up(self, digest: str) -> Principal | None:
-        async with database_unavailable("token store"), self.sessions() as session:
+        """The token with this hash unless revoked, its use recorded in the same statement: a
+        replica looks a token up once per cache TTL, so ``last_used_at`` is right to within it
+        at the cost of one write per token and TTL."""
+        async with (
+            database_unavailable("token store"),
+            self.sessions() as session,
+            session.begin(),
+        ):
             row = await session.scalar(
-                select(Token).where(Token.secret_hash == digest, Token.revoked_at.is_(None))
+                update(Token)
+                .where(Token.secret_hash == digest, Token.revoked_at.is_(None))
+                .values(last_used_at=datetime.now(UTC))
+                .returning(Token)
             )
         return None if row is None else to_principal(row)
 

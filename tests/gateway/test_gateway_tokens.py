@@ -57,6 +57,30 @@ async def test_issued_token_is_shown_once_and_stored_hashed(gateway: Gateway) ->
     assert who["project"] == "alpha" and who["scopes"] == ["predict", "read"]
 
 
+async def test_a_token_records_when_it_was_last_used(gateway: Gateway) -> None:
+    issued = (
+        await gateway.admin.post(
+            "/api/v1/tokens", json={"name": "usage", "project": "alpha", "scopes": ["read"]}
+        )
+    ).json()
+    assert issued["last_used_at"] is None
+    before = datetime.now(UTC)
+    assert (await gateway.as_token(issued["secret"]).get("/api/v1/whoami")).status_code == 200
+    shown = (await gateway.admin.get(f"/api/v1/tokens/{issued['id']}")).json()
+    used = datetime.fromisoformat(shown["last_used_at"])
+    assert used.tzinfo is not None and before - timedelta(seconds=1) <= used <= datetime.now(UTC)
+    untouched = (
+        await gateway.admin.post(
+            "/api/v1/tokens", json={"name": "idle", "project": "alpha", "scopes": ["read"]}
+        )
+    ).json()
+    listed = {
+        item["id"]: item for item in (await gateway.admin.get("/api/v1/tokens")).json()["items"]
+    }
+    assert listed[untouched["id"]]["last_used_at"] is None
+    assert listed[issued["id"]]["last_used_at"] == shown["last_used_at"]
+
+
 async def test_scope_and_project_limits(gateway: Gateway) -> None:
     reader = gateway.as_token(await gateway.issue("alpha", ["read"]))
     refused = await reader.post("/api/v1/tokens", json={"name": "x", "scopes": ["read"]})

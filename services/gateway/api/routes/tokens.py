@@ -27,6 +27,10 @@ class TokenInfo(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="When a request last presented the token (to within the gateway's token "
+        "cache time, 2 s by default); null: never used."
+    )
 
     @classmethod
     def from_row(cls, row: Token) -> TokenInfo:
@@ -41,6 +45,7 @@ class TokenInfo(BaseModel):
             created_at=row.created_at,
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
         )
 
 
