@@ -233,13 +233,34 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=os.environ.get("AIMASS_PREDICTOR_ADDRESS", "127.0.0.1:50054"),
         help="predictor address (default $AIMASS_PREDICTOR_ADDRESS or 127.0.0.1:50054)",
     )
+    parser.add_argument(
+        "--gateway",
+        default=os.environ.get("AIMASS_URL", "http://127.0.0.1:8000"),
+        help="the REST gateway's URL (default $AIMASS_URL or http://127.0.0.1:8000); '' skips "
+        "the prediction through it",
+    )
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        default=os.environ.get("AIMASS_HOME", ".aimass"),
+        help="the stack's home, where its gateway saved the admin token (default $AIMASS_HOME "
+        "or ./.aimass)",
+    )
     parser.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from aimass.demo import run_demo
+    from aimass.demo import Addresses, run_demo
 
-    return run_demo(args.registry, args.ingest, args.trainer, args.predictor, _say)
+    addresses = Addresses(
+        args.registry,
+        args.ingest,
+        args.trainer,
+        args.predictor,
+        args.gateway.rstrip("/"),
+        Path(args.home).expanduser(),
+    )
+    return run_demo(addresses, _say)
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [

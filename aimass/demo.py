@@ -2,14 +2,16 @@
 
     aimass demo [--registry 127.0.0.1:50051] [--ingest 127.0.0.1:50052]
                 [--trainer 127.0.0.1:50053] [--predictor 127.0.0.1:50054]
+                [--gateway http://127.0.0.1:8000] [--home .aimass]
 
 Uses scikit-learn's bundled breast-cancer data (569 rows, 30 features): uploads it to the ingest
 service, which makes a versioned Parquet dataset with statistics and a stratified 80/20 split; runs
 a 5-fold cross-validated xgboost job on the train split through the trainer, which scores it on the
 test split, registers the model (XGBoost UBJ and a skops preprocessor: formats that cannot run code
 on load) with its signature and aliases it `production`; then deploys the alias, asks the predictor
-for three rows over the Open Inference Protocol, and prints the lineage from the
-deployment back to the upload.
+for three rows over the Open Inference Protocol, asks again as an outside caller would (through the
+REST gateway, with a token it issues that may only predict with this deployment) and checks that
+both give the same labels, and prints the lineage from the deployment back to the upload.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -153,7 +157,19 @@ async def train(
     return last
 
 
-async def predict(address: str, deployment: str, rows: Any, out: Callable[[str], None]) -> None:
+@dataclass(frozen=True)
+class Addresses:
+    registry: str
+    ingest: str
+    trainer: str
+    predictor: str
+    gateway: str  # the REST gateway's URL; "" skips the step through it
+    home: Path  # where the local gateway saved its admin token
+
+
+async def predict(
+    address: str, deployment: str, rows: Any, out: Callable[[str], None]
+) -> list[int]:
     """Rows through the predictor's Open Inference Protocol, as any KServe or
     Triton client would send them: one raw FP64 matrix."""
     async with grpc.aio.insecure_channel(address) as channel:
@@ -188,19 +204,52 @@ async def predict(address: str, deployment: str, rows: Any, out: Callable[[str],
         f"predict   {deployment} v{response.model_version} over Open Inference: labels {labels} "
         f"for the last {len(labels)} rows of the data (prediction id {prediction_id[:8]})"
     )
+    return list(labels)
 
 
-async def demo(
-    registry: str, ingest: str, trainer: str, predictor: str, out: Callable[[str], None]
+def predict_through_gateway(
+    addresses: Addresses,
+    deployment: str,
+    rows: Any,
+    expected: list[int],
+    out: Callable[[str], None],
 ) -> None:
+    """The same rows as an outside caller sends them: the SDK over the REST gateway, with a token
+    the admin token issues for this one deployment and the predict scope only."""
+    from aimass.client import Client
+
+    saved = addresses.home / "admin-token"
+    try:
+        admin_token = saved.read_text().strip()
+    except OSError as error:
+        raise RuntimeError(
+            f"no admin token at {saved} ({error.strerror}): pass the stack's --home, or "
+            "--gateway '' to skip the gateway step"
+        ) from None
+    with Client(addresses.gateway, token=admin_token) as admin:
+        issued = admin.create_token(
+            f"demo-{deployment}", ["predict"], project=PROJECT, models=[deployment]
+        )
+    with Client(addresses.gateway, token=issued["secret"]) as caller:
+        answer = caller.predict(PROJECT, deployment, rows.to_dict(orient="records"))
+    labels = [int(label) for label in answer["predictions"]]
+    if labels != expected:
+        raise RuntimeError(f"the gateway answered labels {labels}, the predictor {expected}")
+    out(
+        f"predict   {deployment} v{answer['model_version']} over the REST gateway (token "
+        f"{issued['id'][:8]}, predict scope, this deployment only): the same labels {labels}"
+    )
+
+
+async def demo(addresses: Addresses, out: Callable[[str], None]) -> None:
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
     frame.columns = [name.replace(" ", "_") for name in frame.columns]
     async with (
-        grpc.aio.insecure_channel(registry) as channel,
-        grpc.aio.insecure_channel(ingest) as ingest_channel,
-        grpc.aio.insecure_channel(trainer) as trainer_channel,
+        grpc.aio.insecure_channel(addresses.registry) as channel,
+        grpc.aio.insecure_channel(addresses.ingest) as ingest_channel,
+        grpc.aio.insecure_channel(addresses.trainer) as trainer_channel,
     ):
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         await ensure_project(stub)
@@ -241,7 +290,11 @@ async def demo(
             f"revision {deployment.revision}"
         )
         last_rows = frame.drop(columns=["target"]).tail(3)
-        await predict(predictor, deployment.name, last_rows, out)
+        labels = await predict(addresses.predictor, deployment.name, last_rows, out)
+        if addresses.gateway:
+            await asyncio.to_thread(
+                predict_through_gateway, addresses, deployment.name, last_rows, labels, out
+            )
         lineage = await stub.GetLineage(
             pb.GetLineageRequest(
                 project=PROJECT,
@@ -259,8 +312,6 @@ async def demo(
             out(f"  {'  ' * node.depth}{kind.lower():16} {node.label}")
 
 
-def run_demo(
-    registry: str, ingest: str, trainer: str, predictor: str, out: Callable[[str], None]
-) -> int:
-    asyncio.run(demo(registry, ingest, trainer, predictor, out))
+def run_demo(addresses: Addresses, out: Callable[[str], None]) -> int:
+    asyncio.run(demo(addresses, out))
     return 0

@@ -198,8 +198,8 @@ def test_up_detached_status_down(tmp_path: Path, stack_env: dict[str, str]) -> N
 
 
 def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, str]) -> None:
-    """The main job: upload, ingest, train through the trainer, register, alias, deploy,
-    lineage."""
+    """The main job: upload, ingest, train through the trainer, register, alias, deploy, predict
+    over OIP and again through the REST gateway with a token the demo issues, lineage."""
     home = tmp_path / "home"
     up = _run(
         _cli("up", "--detach", "--home", str(home), "--nats-port", str(_free_port())), stack_env
@@ -219,6 +219,10 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
                 f"127.0.0.1:{stack_env['AIMASS_TRAINER_PORT']}",
                 "--predictor",
                 f"127.0.0.1:{stack_env['AIMASS_PREDICTOR_PORT']}",
+                "--gateway",
+                f"http://127.0.0.1:{stack_env['AIMASS_GATEWAY_PORT']}",
+                "--home",
+                str(home),
             ),
             stack_env,
             timeout=300,
@@ -231,6 +235,9 @@ def test_demo_runs_end_to_end_on_the_stack(tmp_path: Path, stack_env: dict[str, 
         assert any(line.startswith("model     breast-cancer-xgb@") for line in lines), lines
         served = next(line for line in lines if line.startswith("predict   "))
         assert "over Open Inference: labels [" in served, served
+        labels = served.split("labels ", 1)[1].split("]", 1)[0] + "]"
+        through_gateway = next(line for line in lines if "over the REST gateway" in line)
+        assert f"the same labels {labels}" in through_gateway, through_gateway
         lineage = demo.stdout.split("lineage", 1)[1]
         for node in ("deployment", "model_version", "dataset_version", "source", "ingest"):
             assert node in lineage, demo.stdout
