@@ -31,6 +31,12 @@ logger = logging.getLogger(__name__)
 
 SERVER_NAME = "aimass-predictor"
 PREDICTION_ID = "prediction_id"
+# A request parameter: the rows of the requests a caller fused into this one (the gateway's
+# coalescing), e.g. "1,1,3". Each segment is a request of its own for the prediction log and
+# gets its own id; the ids come back, comma-separated, as PREDICTION_IDS.
+SEGMENTS = "aimass_segments"
+PREDICTION_IDS = "prediction_ids"
+MAX_SEGMENTS = 4096
 
 
 class Predictor:
@@ -87,6 +93,8 @@ class Predictor:
     ) -> oip.ModelInferResponse:
         started = time.perf_counter()
         prediction_id = new_prediction_id()
+        segments: list[int] = []
+        ids = [prediction_id]
         loaded: LoadedVersion | None = None
         canary = False
         inputs: Inputs = {}
@@ -98,6 +106,8 @@ class Predictor:
             loaded, canary = self.repository.route(request.model_name, request.model_version)
             inputs = decode_inputs(request)
             rows = rows_of(inputs)
+            segments = segments_of(request, rows)
+            ids = [prediction_id, *(new_prediction_id() for _ in segments[1:])]
             deadline = None if time_remaining is None else time.monotonic() + time_remaining
             try:
                 outputs, done = await loaded.infer(inputs, rows, deadline)
@@ -117,7 +127,10 @@ class Predictor:
                 outputs=tensors,
                 raw_output_contents=raw,
             )
-            response.parameters[PREDICTION_ID].string_param = prediction_id
+            if segments:
+                response.parameters[PREDICTION_IDS].string_param = ",".join(ids)
+            else:
+                response.parameters[PREDICTION_ID].string_param = prediction_id
             return response
         except AimassError as exc:
             code, error = exc.code, exc.message
@@ -128,12 +141,42 @@ class Predictor:
         finally:
             total = time.perf_counter() - started
             if loaded is not None:
-                self._account(loaded, code, total, queue_s, compute_s, inputs)
-                if sampled(loaded.config.sample_rate, self._random):
-                    self._record(
-                        prediction_id, loaded, canary, code, error, inputs, outputs,
-                        (queue_s, compute_s, total),
-                    )  # fmt: skip
+                self._account(loaded, code, total, queue_s, compute_s, inputs, len(segments) or 1)
+                outcome = (code, error, (queue_s, compute_s, total))
+                self._record_each(ids, segments, loaded, canary, inputs, outputs, outcome)
+
+    def _record_each(
+        self,
+        ids: Sequence[str],
+        segments: Sequence[int],
+        loaded: LoadedVersion,
+        canary: bool,
+        inputs: Inputs,
+        outputs: Outputs,
+        outcome: tuple[grpc.StatusCode, str, tuple[float, float, float]],
+    ) -> None:
+        """The request sampled and logged, or, when it fused several (``segments``), each of
+        them on its own under the id it was given, with its rows."""
+        code, error, seconds = outcome
+        if not segments:
+            if sampled(loaded.config.sample_rate, self._random):
+                self._record(ids[0], loaded, canary, code, error, inputs, outputs, seconds)
+            return
+        start = 0
+        for prediction_id, count in zip(ids, segments, strict=True):
+            end = start + count
+            if sampled(loaded.config.sample_rate, self._random):
+                self._record(
+                    prediction_id,
+                    loaded,
+                    canary,
+                    code,
+                    error,
+                    {name: array[start:end] for name, array in inputs.items()},
+                    {name: array[start:end] for name, array in outputs.items()},
+                    seconds,
+                )
+            start = end
 
     def _account(
         self,
@@ -143,9 +186,10 @@ class Predictor:
         queue_s: float,
         compute_s: float,
         inputs: Inputs,
+        requests: int,
     ) -> None:
         stats = loaded.stats
-        stats.requests += 1
+        stats.requests += requests
         stats.rows += rows_of(inputs)
         if code == grpc.StatusCode.OK:
             stats.total.append(total)
@@ -159,7 +203,10 @@ class Predictor:
             stats.cancelled += 1
         else:
             stats.errors += 1
-        self.metrics.observe_request(loaded.deployment.name, str(loaded.version), code.name, total)
+        for _ in range(requests):
+            self.metrics.observe_request(
+                loaded.deployment.name, str(loaded.version), code.name, total
+            )
 
     def _record(
         self,
@@ -306,3 +353,21 @@ def _summary(values: Sequence[float]) -> ppb.LatencySummary:
         p50_seconds=float(p50), p90_seconds=float(p90), p99_seconds=float(p99),
         max_seconds=float(max(values)),
     )  # fmt: skip
+
+
+def segments_of(request: oip.ModelInferRequest, rows: int) -> list[int]:
+    """The rows of each request fused into this one (SEGMENTS); [] when it fuses none."""
+    if SEGMENTS not in request.parameters:
+        return []
+    text = request.parameters[SEGMENTS].string_param
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or len(counts) > MAX_SEGMENTS or min(counts) < 1 or sum(counts) != rows:
+        raise InvalidArgument(
+            f"parameter {SEGMENTS} must give the rows of each fused request (at most "
+            f"{MAX_SEGMENTS}) as positive whole numbers adding up to the {rows} rows sent, "
+            f"e.g. '1,2'; got {text[:100]!r}"
+        )
+    return counts

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from services.common.store import ArtifactStore
 from services.predictor.config import PredictorSettings
 from services.predictor.predlog import prediction_subject
 from services.predictor.server import PredictorServer, build_server
+from services.predictor.service import PREDICTION_IDS, SEGMENTS
 from services.trainer.library.base import FitOptions, Task
 from services.trainer.library.catalog import get_algorithm
 from services.trainer.library.model import FittedModel, ModelSpec, TrainingData, fit_model
@@ -405,7 +407,11 @@ async def test_canary_takes_its_share_and_rolls_back(stack: Stack) -> None:
     await _eventually(only_stable)
 
 
-async def test_sampled_predictions_are_logged_with_the_returned_id(stack: Stack) -> None:
+@contextlib.asynccontextmanager
+async def _every_prediction_logged(
+    stack: Stack,
+) -> AsyncIterator[list[events_pb2.PredictionRecord]]:
+    """Deployment bc sampling every request, and the records seen on the bus meanwhile."""
     await stack.registry.UpdateDeployment(
         rpb.UpdateDeploymentRequest(
             project=stack.project,
@@ -430,6 +436,13 @@ async def test_sampled_predictions_are_logged_with_the_returned_id(stack: Stack)
         prediction_subject(MODEL), events_pb2.PredictionRecord, record
     )
     try:
+        yield seen
+    finally:
+        await subscription.unsubscribe()
+
+
+async def test_sampled_predictions_are_logged_with_the_returned_id(stack: Stack) -> None:
+    async with _every_prediction_logged(stack) as seen:
         response = await stack.oip.ModelInfer(_raw_request(stack.rows[:2]))
         prediction_id = response.parameters["prediction_id"].string_param
 
@@ -437,12 +450,42 @@ async def test_sampled_predictions_are_logged_with_the_returned_id(stack: Stack)
             return any(r.prediction_id == prediction_id for r in seen)
 
         await _eventually(logged)
-    finally:
-        await subscription.unsubscribe()
     found = next(r for r in seen if r.prediction_id == prediction_id)
     assert found.model == MODEL and found.model_version == int(response.model_version)
     assert found.status == "OK" and found.total_us >= found.compute_us > 0
     assert '"probabilities"' in found.outputs_json and found.inputs_json
+
+
+async def test_fused_requests_get_an_id_and_a_log_record_each(stack: Stack) -> None:
+    """The gateway's coalescing: one call carrying several callers' rows (SEGMENTS) answers one
+    prediction id per caller, and each caller's rows are logged as a request of its own."""
+    async with _every_prediction_logged(stack) as seen:
+        request = _raw_request(stack.rows[:3])
+        request.parameters[SEGMENTS].string_param = "1,2"
+        response = await stack.oip.ModelInfer(request)
+        ids = response.parameters[PREDICTION_IDS].string_param.split(",")
+        assert len(set(ids)) == 2 and "prediction_id" not in response.parameters
+
+        async def logged() -> bool:
+            return {r.prediction_id for r in seen} >= set(ids)
+
+        await _eventually(logged)
+    records = {r.prediction_id: r for r in seen}
+    first, second = records[ids[0]], records[ids[1]]
+    assert (first.batch_size, second.batch_size) == (1, 2)
+    probabilities = _raw_outputs(response)["probabilities"]
+    assert json.loads(first.outputs_json)["probabilities"] == probabilities[:1].tolist()
+    assert json.loads(second.outputs_json)["probabilities"] == probabilities[1:].tolist()
+    assert len(json.loads(second.inputs_json)["input"]) == 2
+
+
+@pytest.mark.parametrize("segments", ["1,1", "0,3", "3,x", "", "-1,4"])
+async def test_segments_that_do_not_add_up_are_refused(stack: Stack, segments: str) -> None:
+    await _eventually(lambda: _ready(stack))
+    request = _raw_request(stack.rows[:3])
+    request.parameters[SEGMENTS].string_param = segments
+    await refused(stack.oip.ModelInfer(request), grpc.StatusCode.INVALID_ARGUMENT, SEGMENTS)
+    assert (await stack.oip.ModelInfer(_raw_request(stack.rows[:1]))).outputs
 
 
 NUMERIC_DATATYPES = [
