@@ -11,10 +11,12 @@ request, at concurrency 1 and 64 (``--concurrency``), in the same run:
   project (cached), maps the row to a tensor, calls the predictor over its pooled channels and
   answers ``{"predictions": [{"predictions": ..., "probabilities": [...]}]}``.
 
-Printed: req/s, p50 and p99 of each, the ratio gateway / direct (target >= 0.6x at 64) and the
-p50 the gateway adds (target <= 2 ms; at 64 the p50 is mostly queueing, so it follows the
-throughput, and concurrency 1 shows the cost of one request). Everything runs on this machine,
-load generators included: the gateway, the predictor and wrk share its cores.
+Printed: req/s, p50 and p99 of each, the ratio gateway / direct and the p50 the gateway adds;
+the targets (>= 0.6x, <= 2 ms added) are the issue's at concurrency 64, where the p50 is mostly
+queueing and so follows the throughput; concurrency 1 shows the cost of one lone request. The
+gateway coalesces concurrent predictions of one deployment into one predictor call
+(``--no-coalesce`` sends each alone, as before). Everything runs on this machine, load generators
+included: the gateway, the predictor and wrk share its cores.
 
 Run: ``.venv/bin/python bench/gateway.py`` (20 s phases, 3 repeats); quicker:
 ``--duration 5 --repeats 1``; ``--gateway-workers 1 2`` compares uvicorn worker counts;
@@ -65,6 +67,7 @@ from bench.predictor import (  # noqa: E402
 )
 
 ADMIN_TOKEN = "amk_bench-admin-token-0123456789abcdef0123456789"
+TARGET_CONCURRENCY = 64
 PHASE_GAP = 1.0
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -135,6 +138,8 @@ def gateway_process(
         "AIMASS_ADMIN_TOKEN": ADMIN_TOKEN,
         "AIMASS_PREDICTOR_ADDRESS": predictor,
     }
+    if options.no_coalesce:
+        gateway_env["AIMASS_GATEWAY_COALESCE_MAX_ROWS"] = "1"
     command = [sys.executable, "-m", "uvicorn", "services.gateway.main:app_from_env", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command += ["--loop", options.loop, "--http", options.http, "--no-access-log"]
@@ -222,7 +227,8 @@ def report(options: argparse.Namespace, phases: Phases) -> None:
     print(
         f"\nxgboost 100 trees depth 6, one row of 30 features; {options.duration:g} s per "
         f"phase, medians of {options.repeats} run(s) per gateway configuration; "
-        f"{os.cpu_count()} CPUs; uvicorn --loop {options.loop} --http {options.http}"
+        f"{os.cpu_count()} CPUs; uvicorn --loop {options.loop} --http {options.http}; "
+        f"coalescing {'off' if options.no_coalesce else 'on'}"
     )
     print(f"{'':>30} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | errors")
     for concurrency in options.concurrency:
@@ -232,11 +238,13 @@ def report(options: argparse.Namespace, phases: Phases) -> None:
             gateway = median_figures(phases.gateway[(workers, concurrency)])
             print(_row(f"gateway, {workers} worker(s), c={concurrency}", gateway))
             ratio, added = gateway.rps / direct.rps, gateway.p50 - direct.p50
-            print(
-                f"  gateway / direct = {ratio:.2f}x (target >= 0.6x: "
-                f"{'met' if ratio >= 0.6 else 'MISSED'}); added p50 = {added:.2f} ms "
-                f"(target <= 2 ms: {'met' if added <= 2 else 'MISSED'})"
-            )
+            verdict = ""
+            if concurrency == TARGET_CONCURRENCY:
+                verdict = (
+                    f" (targets >= 0.6x: {'met' if ratio >= 0.6 else 'MISSED'}, "
+                    f"<= 2 ms: {'met' if added <= 2 else 'MISSED'})"
+                )
+            print(f"  gateway / direct = {ratio:.2f}x, added p50 = {added:.2f} ms{verdict}")
 
 
 def _row(label: str, figures: Figures) -> str:
@@ -265,6 +273,9 @@ def main() -> None:
     parser.add_argument("--predictor-workers", type=int, help="AIMASS_PREDICTOR_WORKERS")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
+    parser.add_argument(
+        "--no-coalesce", action="store_true", help="the gateway sends every request alone"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
     options = parser.parse_args()
     for tool in ("h2load", "wrk"):

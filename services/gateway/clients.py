@@ -15,6 +15,7 @@ from aimass.registry.v1 import registry_pb2_grpc
 from aimass.trainer.v1 import trainer_pb2_grpc
 from services.common.grpc.client import create_channel
 from services.gateway.config import GatewaySettings
+from services.gateway.predict_coalesce import Coalescer
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Backends:
     # The pool's channels set no deadline of their own: every call passes this one.
     predict_timeout: float
     channels: list[grpc.aio.Channel] = field(default_factory=list)
+    # Concurrent predictions of one deployment go to the predictor together.
+    coalescer: Coalescer = field(default_factory=Coalescer)
     _next: itertools.cycle[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,4 +85,7 @@ def open_backends(settings: GatewaySettings) -> Backends:
         inference_pool=[open_inference_pb2_grpc.GRPCInferenceServiceStub(c) for c in predictors],
         predict_timeout=settings.gateway_predict_timeout_seconds,
         channels=[registry, ingest, trainer, predictors[0], monitor, *predictors[1:]],
+        coalescer=Coalescer(
+            settings.gateway_coalesce_max_rows, settings.gateway_coalesce_in_flight
+        ),
     )

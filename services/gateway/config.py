@@ -28,6 +28,19 @@ class GatewaySettings(CommonSettings):
     gateway_predictor_channels: int = Field(
         default=2, ge=1, le=64, description="Pooled gRPC channels to the predictor."
     )
+    gateway_coalesce_max_rows: int = Field(
+        default=256,
+        ge=1,
+        description="Most rows of concurrent predictions of one deployment fused into one "
+        "predictor call; 1 sends every request alone.",
+    )
+    gateway_coalesce_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Calls one gateway process has out to the predictor per deployment before "
+        "further requests wait to leave together.",
+    )
     gateway_max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Largest JSON or binary request body."
     )

@@ -115,12 +115,20 @@ class ModelCall:
         return await self.targets.model_metadata(self.backends, self.principal, self.name, version)
 
     async def infer(self, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
-        try:
-            response = await self.backends.inference.ModelInfer(
-                request, metadata=metadata(self.principal), timeout=self.backends.predict_timeout
+        backends, timeout = self.backends, self.backends.predict_timeout
+        calls_metadata = metadata(self.principal)
+
+        async def send(outgoing: oip.ModelInferRequest) -> oip.ModelInferResponse:
+            return await backends.inference.ModelInfer(
+                outgoing, metadata=calls_metadata, timeout=timeout
             )
+
+        try:
+            response = await backends.coalescer.infer(request, send, timeout)
         except grpc.aio.AioRpcError as error:
             raise predictor_error(self.name, error) from None
+        except TimeoutError:
+            raise too_late(self.name, f"no answer within {timeout:g} s") from None
         self.ok = True
         return response
 
@@ -159,6 +167,13 @@ async def model_call(
             quotas_of(request).record(principal, name, call.ok)
 
 
+def too_late(name: str, details: str) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"model {name!r} did not answer in time ({details}); retry, send fewer rows per "
+        "request, or raise the deployment's timeout_ms"
+    )
+
+
 def predictor_error(name: str, error: grpc.aio.AioRpcError) -> Exception:
     """A predictor failure in words a REST caller can act on; INVALID_ARGUMENT and the rest go
     to the gateway's gRPC error handler unchanged."""
@@ -175,8 +190,5 @@ def predictor_error(name: str, error: grpc.aio.AioRpcError) -> Exception:
             details = "the predictor cannot be reached"
         return Unavailable(f"{details}; retry later")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(
-            f"model {name!r} did not answer in time ({details}); retry, send fewer rows per "
-            "request, or raise the deployment's timeout_ms"
-        )
+        return too_late(name, details)
     return error

@@ -3,6 +3,7 @@ registry and predictor; missing values, versions, output selection, projects and
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client import REGISTRY
 
 from services.gateway.predict_rows import column_tensor
 from tests.gateway.predict_fixtures import ALIAS, Stack, prediction_stack
@@ -42,6 +44,31 @@ async def test_rows_answer_what_the_model_predicts(stack: Stack) -> None:
     assert len(answer["prediction_id"]) >= 16
     assert answer["predictions"] == labels
     np.testing.assert_allclose(answer["probabilities"], probabilities, rtol=1e-6)
+
+
+async def test_concurrent_requests_fuse_and_each_caller_gets_its_own_rows(stack: Stack) -> None:
+    """Coalescing over the real predictor: 40 callers at once, of 1 to 3 rows each, reach it in
+    fewer calls; each gets the model's answer for its own rows and a prediction id of its own."""
+    starts = len(stack.rows) - 2
+    frames = [stack.rows.iloc[i % starts : i % starts + 1 + i % 3] for i in range(40)]
+
+    def sample(suffix: str) -> float:
+        return REGISTRY.get_sample_value(f"aimass_gateway_predictor_call_requests_{suffix}") or 0
+
+    requests_before, calls_before = sample("sum"), sample("count")
+    answers = await asyncio.gather(
+        *(
+            _predict(stack, {"rows": json.loads(frame.to_json(orient="records"))})
+            for frame in frames
+        )
+    )
+    for frame, answer in zip(frames, answers, strict=True):
+        labels, probabilities = stack.expected(frame)
+        assert answer["predictions"] == labels
+        np.testing.assert_allclose(answer["probabilities"], probabilities, rtol=1e-6)
+    assert len({answer["prediction_id"] for answer in answers}) == 40
+    assert sample("sum") - requests_before == 40
+    assert sample("count") - calls_before < 40
 
 
 async def test_nulls_and_absent_keys_are_missing_values(stack: Stack) -> None:
