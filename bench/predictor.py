@@ -8,7 +8,11 @@ included:
   gRPC-framed body, at each concurrency; req/s, p50 and p99 from h2load's per-request log;
 - (a) the in-process single-row limit: a loop of ``Booster.inplace_predict`` on one row, nthread=1;
 - (b) a minimal FastAPI + uvicorn endpoint calling ``predict_proba`` per request, driven by wrk
-  (a plain ``def`` handler, run in FastAPI's thread pool as its docs advise for blocking work).
+  (a plain ``def`` handler, run in FastAPI's thread pool as its docs advise for blocking work);
+- (c) the transport ceiling: a grpc.aio server whose ModelInfer parses the request and returns
+  the predictor's own reply, saved once, with no model, batching or logging, under the same
+  h2load. No Python gRPC server on this machine answers faster, so (c) bounds what any predictor
+  built on grpcio can reach here, and shows whether a throughput target is reachable at all.
 
 (a) and (b) run an ``XGBClassifier`` (scikit-learn API); the predictor serves the same model made
 by the trainer library (a trainer model folder, learning_rate 0.3 as XGBClassifier's default).
@@ -23,7 +27,7 @@ trailer: every phase is bracketed by a real gRPC call and an nghttp call with th
 sends (its grpc-status read from the trailers), and the DATA bytes h2load received are compared
 with what successful responses carry (an error response is trailers-only: no DATA).
 
-Run: ``.venv/bin/python bench/predictor.py`` (20 s phases, 3 repeats: ~8 minutes); quicker:
+Run: ``.venv/bin/python bench/predictor.py`` (20 s phases, 3 repeats: ~11 minutes); quicker:
 ``--duration 5 --repeats 1``; ``--skip predictor`` for the baselines alone; ``--keep`` keeps the
 work folder (logs, h2load per-request logs). Needs ``apt-get install nghttp2-client wrk``.
 
@@ -97,6 +101,34 @@ while (now := time.perf_counter()) < end:
         booster.inplace_predict(row)
     calls += 100
 print(calls / (now - start))
+"""
+
+CEILING_SCRIPT = """
+import asyncio, sys
+import grpc
+from aimass.inference.v2 import open_inference_pb2 as oip
+from aimass.inference.v2 import open_inference_pb2_grpc as oip_grpc
+
+
+class FixedReply(oip_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, reply):
+        self.reply = reply
+
+    async def ModelInfer(self, request, context):
+        return self.reply
+
+
+async def main(port, reply_path):
+    with open(reply_path, "rb") as saved:
+        reply = oip.ModelInferResponse.FromString(saved.read())
+    server = grpc.aio.server()
+    oip_grpc.add_GRPCInferenceServiceServicer_to_server(FixedReply(reply), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
 """
 
 FASTAPI_APP = """
@@ -455,6 +487,34 @@ def fastapi_server(work: Path, model: Path) -> Iterator[str]:
         stop_process(process)
 
 
+@contextlib.contextmanager
+def ceiling_server(work: Path, predictor: PredictorTarget) -> Iterator[PredictorTarget]:
+    """(c): the fixed-reply server, answering the predictor's reply to the bench request."""
+    reply = work / "reply.bin"
+    reply.write_bytes(check_infer(predictor.address, predictor.request).SerializeToString())
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    log = work / "ceiling.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CEILING_SCRIPT, str(port), str(reply)],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        address = f"127.0.0.1:{port}"
+        with grpc.insecure_channel(address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+        target = PredictorTarget(
+            address, predictor.body, predictor.request, predictor.reply_bytes, predictor.options
+        )
+        target.check("(c) ceiling")
+        yield target
+    finally:
+        stop_process(process)
+
+
 def uvicorn_flavour() -> str:
     """uvicorn's automatic choices: uvloop and httptools when installed, else asyncio and h11."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -492,6 +552,9 @@ def session(options: argparse.Namespace) -> None:
         target = None
         if "predictor" not in options.skip:
             target = servers.enter_context(start_predictor(work, x, y, options))
+        ceiling = None
+        if target is not None and "ceiling" not in options.skip:
+            ceiling = servers.enter_context(ceiling_server(work, target))
         fastapi_url = ""
         if "fastapi" not in options.skip:
             fastapi_url = servers.enter_context(fastapi_server(work, work / "model.ubj"))
@@ -509,6 +572,9 @@ def session(options: argparse.Namespace) -> None:
                 if target is not None:
                     time.sleep(PHASE_GAP)
                     runs.add("predictor", concurrency, target.load(concurrency))
+                if ceiling is not None:
+                    time.sleep(PHASE_GAP)
+                    runs.add("ceiling", concurrency, ceiling.load(concurrency))
         if target is not None:
             target.check("after the load")
         if fastapi_url:
@@ -523,13 +589,13 @@ class Runs:
     """Every phase's figures, by system and concurrency, and the (a) loop's calls/s."""
 
     phases: dict[str, dict[int, list[Figures]]] = field(
-        default_factory=lambda: {"predictor": {}, "fastapi": {}}
+        default_factory=lambda: {"predictor": {}, "fastapi": {}, "ceiling": {}}
     )
     inplace: list[float] = field(default_factory=list)
 
     def add(self, system: str, concurrency: int, figures: Figures) -> None:
         self.phases[system].setdefault(concurrency, []).append(figures)
-        label = "predictor" if system == "predictor" else "(b) fastapi"
+        label = {"predictor": "predictor", "fastapi": "(b) fastapi"}.get(system, "(c) ceiling")
         print(f"  {label:<13} c={concurrency:<3} {_shown(figures)}")
 
 
@@ -607,11 +673,18 @@ def report(options: argparse.Namespace, runs: Runs) -> None:
         f"\nxgboost 100 trees depth 6, one row of {FEATURES} features; {options.duration:g} s "
         f"per phase, medians of {options.repeats} run(s); {os.cpu_count()} CPUs"
     )
-    heads = ("predictor req/s  p50 ms  p99 ms", "(b) fastapi req/s  p50 ms  p99 ms")
-    print(f"{'concurrency':>11} | {heads[0]:>32} | {heads[1]:>34}")
+    heads = (
+        "predictor req/s  p50 ms  p99 ms",
+        "(b) fastapi req/s  p50 ms  p99 ms",
+        "(c) ceiling req/s  p50 ms  p99 ms",
+    )
+    print(f"{'concurrency':>11} | {heads[0]:>32} | {heads[1]:>34} | {heads[2]:>34}")
     for concurrency in options.concurrency:
-        cells = [_cell(medians[system].get(concurrency)) for system in ("predictor", "fastapi")]
-        print(f"{concurrency:>11} | {cells[0]:>32} | {cells[1]:>34}")
+        cells = [
+            _cell(medians[system].get(concurrency))
+            for system in ("predictor", "fastapi", "ceiling")
+        ]
+        print(f"{concurrency:>11} | {cells[0]:>32} | {cells[1]:>34} | {cells[2]:>34}")
     a = statistics.median(runs.inplace) if runs.inplace else None
     if a is not None:
         shown = [round(v) for v in runs.inplace]
@@ -642,6 +715,16 @@ def targets(medians: dict[str, dict[int, Figures]], inplace: float | None) -> No
         lines.append((f"predictor@1 p50 = {single.p50:.3f} ms, target <= 1 ms", single.p50 <= 1))
     for text, met in lines:
         print(f"  {text}: {'met' if met else 'MISSED'}")
+    ceiling = medians["ceiling"].get(64)
+    if ceiling is not None:
+        shown = f"(c)@64 = {ceiling.rps:,.0f} req/s"
+        if top is not None:
+            shown += f"; the predictor reaches {top.rps / ceiling.rps:.0%} of it"
+        if inplace is not None:
+            shown += f"; 0.8x (a) asks for {0.8 * inplace / ceiling.rps:.0%} of it"
+        if 64 in fastapi:
+            shown += f", 5x (b) for {5 * fastapi[64].rps / ceiling.rps:.0%}"
+        print(f"  transport ceiling {shown}")
     for system, by_c in medians.items():
         for concurrency, figures in by_c.items():
             if figures.errors:
@@ -666,7 +749,10 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, help="AIMASS_PREDICTOR_WORKERS (default: unset)")
     parser.add_argument(
-        "--skip", choices=["predictor", "inplace", "fastapi"], action="append", default=[]
+        "--skip",
+        choices=["predictor", "inplace", "fastapi", "ceiling"],
+        action="append",
+        default=[],
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
     options = parser.parse_args()
