@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.errors import ConnectionClosedError
 from nats.js.api import RetentionPolicy
 
 from aimass.common.v1.common_pb2 import ENTITY_KIND_MODEL, ENTITY_KIND_RUN, EntityRef
@@ -294,6 +295,32 @@ async def test_stop_lets_inflight_handlers_finish(nats_bus: Bus) -> None:
     await asyncio.wait_for(stopping, 5)
     assert not consumer.running
     await eventually(lambda: _stream_empty(nats_bus, JOBS), what="the ack")
+
+
+async def test_stop_ends_the_pull_loop_even_when_a_cancel_is_lost(nats_bus: Bus) -> None:
+    """nats-py turns the cancel of a waiting next_msg into ConnectionClosedError when the
+    connection closed meanwhile, and the loop takes that for a failed pull. stop() must still
+    end the loop, not wait for it forever (a test session once hung there at teardown)."""
+    consumer = await nats_bus.consume(
+        stream=JOBS, durable="trainer-train", filter_subject=TRAIN, message_type=EntityRef,
+        handler=Recorder(),
+    )  # fmt: skip
+    subscription = consumer._sub
+    assert subscription is not None
+    real_next_msg = subscription.next_msg
+    lost: list[bool] = []
+
+    async def loses_cancels(timeout: float = 1.0) -> Any:
+        try:
+            return await real_next_msg(timeout=timeout)
+        except asyncio.CancelledError:
+            lost.append(True)
+            raise ConnectionClosedError from None
+
+    subscription.next_msg = loses_cancels  # type: ignore[method-assign]
+    await asyncio.sleep(0.3)  # the loop now waits in a pull
+    await asyncio.wait_for(consumer.stop(grace=0), 10)
+    assert lost and not consumer.running
 
 
 async def test_stop_past_grace_naks_for_prompt_redelivery(nats_bus_factory: Any) -> None:

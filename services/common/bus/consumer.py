@@ -36,6 +36,7 @@ _STATUS = "Status"
 _DESCRIPTION = "Description"
 _REQUEST_MARGIN = 1.0  # seconds past a pull request's expiry before we stop waiting for its 408
 _MAX_PAUSE = 10.0
+_STOP_POLL_SECONDS = 1.0  # how often stop() cancels the loop again
 
 
 class Retry(Exception):
@@ -116,6 +117,7 @@ class Consumer(Generic[M]):
         self._inbox = ""
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._requests = 0
 
     @property
@@ -133,9 +135,17 @@ class Consumer(Generic[M]):
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop pulling, let in-flight handlers finish within ``grace`` seconds, nak the rest."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._stopping = True
+        task = self._task
+        if task is not None:
+            # A cancel can be lost: nats-py turns it into ConnectionClosedError when the
+            # connection closed meanwhile, which the loop takes for a failed pull. The flag ends
+            # the loop at its next turn; cancel again until it has.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=_STOP_POLL_SECONDS)
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure at shutdown is not worth a warning
         if self._inflight:
             _, late = await asyncio.wait(set(self._inflight), timeout=grace)
             for task in late:
@@ -162,7 +172,7 @@ class Consumer(Generic[M]):
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             failure: Exception | None = None
             try:
                 await self._reserve()
@@ -176,6 +186,8 @@ class Consumer(Generic[M]):
             if failure is None:
                 failures = 0
                 continue
+            if self._stopping:
+                return
             failures += 1
             pause = min(_MAX_PAUSE, 0.5 * 2 ** min(failures, 5))
             logger.warning(
