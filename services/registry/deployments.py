@@ -131,13 +131,17 @@ class DeploymentService:
                 created_by=caller.actor,
             )
             project_name = project.name  # a failed flush expires the loaded rows
+            owner = await work.session.scalar(select(D.project_id).where(D.name == request.name))
+            if owner is not None and owner != project.id:
+                raise AlreadyExists(_taken_elsewhere(request.name))
             work.session.add(row)
             try:
                 await work.session.flush()
             except IntegrityError:
                 raise AlreadyExists(
                     f"deployment {request.name!r} already exists in project {project_name!r} "
-                    "(possibly deleted: restore it or choose another name)"
+                    "(possibly deleted: restore it or choose another name), or another project "
+                    "took the name meanwhile"
                 ) from None
             await record_revision(work, row, model.name, "created")
         return convert.deployment(row, model.name)
@@ -281,3 +285,10 @@ class DeploymentService:
                 row.resolved_version, row.revision = resolved, row.revision + 1
                 await record_revision(work, row, model.name, "restored")
         return convert.deployment(row, model.name)
+
+
+def _taken_elsewhere(name: str) -> str:
+    return (
+        f"the deployment name {name!r} is taken by another project: deployment names are unique "
+        "across projects because predictors serve deployments by name; choose another name"
+    )

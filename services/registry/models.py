@@ -229,7 +229,11 @@ class Tag(Base):
 
 class Deployment(Timestamps, Base):
     __tablename__ = "deployments"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    # Names are unique across projects too: the predictor serves deployments by name alone.
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        Index("uq_deployments_name", "name", unique=True),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(NAME)

@@ -184,6 +184,28 @@ async def test_target_must_be_exactly_one_existing_version_or_alias(
     assert (await get(registry, project, first.name)).resolved_version == 1
 
 
+async def test_a_deployment_name_is_unique_across_projects(
+    registry: RegistryHandle, project: pb.Project
+) -> None:
+    """Predictors serve deployments by name alone: another project may not take a name in use,
+    and what the first project deployed stays as it was."""
+    versions = await model_with_versions(registry, project, count=1)
+    first = await deploy(registry, project, versions[0].model, version=1)
+    other = await registry.stub.CreateProject(
+        pb.CreateProjectRequest(name=unique("p")), metadata=registry.meta(), timeout=10
+    )
+    theirs = await model_with_versions(registry, other, count=1)
+    await refused(
+        deploy(registry, other, theirs[0].model, name=first.name, version=1),
+        grpc.StatusCode.ALREADY_EXISTS,
+        repr(first.name),
+        "unique across projects",
+    )
+    assert await listed(registry, other.name) == []
+    kept = await get(registry, project, first.name)
+    assert (kept.id, kept.model, kept.revision) == (first.id, first.model, first.revision)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
