@@ -11,6 +11,7 @@ import grpc
 from aimass.inference.v2 import open_inference_pb2_grpc
 from aimass.ingest.v1 import ingest_pb2_grpc
 from aimass.monitor.v1 import monitor_pb2_grpc
+from aimass.predictor.v1 import predictor_pb2_grpc
 from aimass.registry.v1 import registry_pb2_grpc
 from aimass.trainer.v1 import trainer_pb2_grpc
 from services.common.grpc.client import create_channel
@@ -25,6 +26,8 @@ class Backends:
     trainer: trainer_pb2_grpc.TrainerServiceStub
     monitor: monitor_pb2_grpc.MonitorServiceStub
     inference_pool: list[open_inference_pb2_grpc.GRPCInferenceServiceStub]
+    # The predictor's admin service, for what OIP does not say (which version an alias names).
+    predictor_admin: predictor_pb2_grpc.PredictorAdminServiceStub
     # The pool's channels set no deadline of their own: every call passes this one.
     predict_timeout: float
     channels: list[grpc.aio.Channel] = field(default_factory=list)
@@ -83,6 +86,7 @@ def open_backends(settings: GatewaySettings) -> Backends:
         trainer=trainer_pb2_grpc.TrainerServiceStub(trainer),
         monitor=monitor_pb2_grpc.MonitorServiceStub(monitor),
         inference_pool=[open_inference_pb2_grpc.GRPCInferenceServiceStub(c) for c in predictors],
+        predictor_admin=predictor_pb2_grpc.PredictorAdminServiceStub(predictors[0]),
         predict_timeout=settings.gateway_predict_timeout_seconds,
         channels=[registry, ingest, trainer, predictors[0], monitor, *predictors[1:]],
         coalescer=Coalescer(

@@ -17,6 +17,7 @@ import grpc
 from fastapi import Request
 
 from aimass.inference.v2 import open_inference_pb2 as oip
+from aimass.predictor.v1 import predictor_pb2 as ppb
 from aimass.registry.v1 import registry_pb2 as rpb
 from services.common.errors import DeadlineExceeded, NotFound, Unavailable
 from services.common.ttl_cache import TtlCache
@@ -131,6 +132,20 @@ class ModelCall:
             raise too_late(self.name, f"no answer within {timeout:g} s") from None
         self.ok = True
         return response
+
+    async def label_version(self, label: str) -> str:
+        """The number of the loaded version that alias ``label`` names (NotFound if none)."""
+        request = ppb.ListLoadedModelsRequest(model=self.name)
+        try:
+            listed = await self.backends.predictor_admin.ListLoadedModels(
+                request, metadata=metadata(self.principal), timeout=self.backends.predict_timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise predictor_error(self.name, error) from None
+        for loaded in listed.models:
+            if label in loaded.aliases:
+                return str(loaded.version)
+        raise NotFound(f"model {self.name!r} has no loaded version with the label {label!r}")
 
     async def ready(self, version: str) -> bool:
         request = oip.ModelReadyRequest(name=self.name, version=version)

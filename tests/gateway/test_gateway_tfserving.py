@@ -143,7 +143,11 @@ async def test_model_status(stack: Stack) -> None:
     assert (await admin.get("/v1/models/tabular")).json() == available
     assert (await admin.get("/v1/models/tabular/versions/1")).json() == available
     label = (await admin.get(f"/v1/models/half-plus-two/labels/{ALIAS}")).json()
-    assert label["model_version_status"][0]["state"] == "AVAILABLE"
+    assert [(s["version"], s["state"]) for s in label["model_version_status"]] == [
+        ("1", "AVAILABLE")
+    ]
+    no_label = await admin.get("/v1/models/half-plus-two/labels/nope")
+    assert no_label.status_code == 404 and "'nope'" in no_label.json()["error"]
     missing = await admin.get("/v1/models/tabular/versions/9")
     assert missing.status_code == 404 and "no version '9'" in missing.json()["error"]
     unknown = await admin.get("/v1/models/nope")
@@ -162,6 +166,9 @@ async def test_model_metadata(stack: Stack) -> None:
     assert set(signature["outputs"]) == {"total", "tag_bytes"}
     versioned = (await stack.gateway.admin.get("/v1/models/sensors/versions/1/metadata")).json()
     assert versioned["model_spec"]["version"] == "1"
+    path = f"/v1/models/half-plus-two/labels/{ALIAS}/metadata"
+    labelled = (await stack.gateway.admin.get(path)).json()
+    assert labelled["model_spec"]["version"] == "1"
 
 
 async def test_the_routes_are_documented(stack: Stack) -> None:

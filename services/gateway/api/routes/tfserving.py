@@ -108,8 +108,14 @@ async def predict_label(
     return await _predict(request, principal, name, label)
 
 
-async def _status(request: Request, principal: Principal, name: str, version: str) -> Response:
+async def _status(
+    request: Request, principal: Principal, name: str, version: str, label: str = ""
+) -> Response:
+    """GetModelStatus: every loaded version, the one asked for, or the one ``label`` names
+    (reported by its number, as TF Serving does)."""
     async with model_call(request, principal, name, record=False) as call:
+        if label:
+            version = await call.label_version(label)
         meta = (await call.metadata(version)).meta
         versions = [version] if version else list(meta.versions)
         states = [(v, await call.ready(v)) for v in versions]
@@ -132,17 +138,21 @@ async def version_status(
 
 @router.get(
     "/v1/models/{name}/labels/{label}",
-    summary="Status of the version an alias names (reported under the alias)",
+    summary="Status of the version an alias names",
     **STATUS_DOC,
 )
 async def label_status(
     name: ModelName, label: Label, request: Request, principal: PredictPrincipal
 ) -> Response:
-    return await _status(request, principal, name, label)
+    return await _status(request, principal, name, "", label)
 
 
-async def _metadata(request: Request, principal: Principal, name: str, version: str) -> Response:
+async def _metadata(
+    request: Request, principal: Principal, name: str, version: str, label: str = ""
+) -> Response:
     async with model_call(request, principal, name, record=False) as call:
+        if label:
+            version = await call.label_version(label)
         return json_response(metadata_body((await call.metadata(version)).meta, version))
 
 
@@ -172,4 +182,4 @@ async def version_metadata(
 async def label_metadata(
     name: ModelName, label: Label, request: Request, principal: PredictPrincipal
 ) -> Response:
-    return await _metadata(request, principal, name, label)
+    return await _metadata(request, principal, name, "", label)
