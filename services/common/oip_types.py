@@ -1,6 +1,7 @@
 """The Open Inference Protocol's tensor datatypes: the numpy dtype of each numeric one
 (little-endian, as raw tensor contents are) and the InferTensorContents field a datatype's typed
-values travel in. Shared by the predictor and the gateway's REST translation."""
+values travel in; and the parameters AI Mass adds to the protocol. Shared by the predictor and the
+gateway."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ CONTENTS_FIELDS: dict[str, str] = {
     "FP64": "fp64_contents",
     "BYTES": "bytes_contents",
 }
+
+# Response parameter: the id of the prediction, for joining ground truth to the prediction log.
+PREDICTION_ID = "prediction_id"
+# Request parameter: the rows of each request a caller fused into this one (the gateway's
+# coalescing), e.g. "1,1,3". Each segment is a request of its own for the prediction log and gets
+# its own id; the ids come back, comma-separated and in order, as PREDICTION_IDS instead of
+# PREDICTION_ID.
+SEGMENTS = "aimass_segments"
+PREDICTION_IDS = "prediction_ids"

@@ -18,6 +18,7 @@ own, or whose tensors do not have one first dimension, always go alone.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import struct
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,11 +28,15 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from aimass.inference.v2 import open_inference_pb2 as oip
-from services.common.oip_types import CONTENTS_FIELDS, NUMERIC_DTYPES
+from services.common.oip_types import (
+    CONTENTS_FIELDS,
+    NUMERIC_DTYPES,
+    PREDICTION_ID,
+    PREDICTION_IDS,
+    SEGMENTS,
+)
+from services.gateway.predict_tensors import bytes_ends
 
-SEGMENTS = "aimass_segments"  # the predictor's request parameter (services/predictor/service.py)
-PREDICTION_ID = "prediction_id"
-PREDICTION_IDS = "prediction_ids"
 # Failures that concern the whole call, not one request in it: every caller gets the same.
 SHARED_FAILURES = frozenset(
     {
@@ -160,20 +165,18 @@ def split(
 def _raw_rows(buffer: bytes, datatype: str, per_row: int, rows: Sequence[int]) -> list[bytes]:
     """``buffer`` cut after each request's rows: fixed-size elements by arithmetic, BYTES by
     walking their 4-byte little-endian length prefixes."""
-    cuts = [0]
+    elements = list(itertools.accumulate((count * per_row for count in rows), initial=0))
     if datatype in NUMERIC_DTYPES:
         size = NUMERIC_DTYPES[datatype].itemsize
-        for count in rows:
-            cuts.append(cuts[-1] + count * per_row * size)
+        cuts = [element * size for element in elements]
     else:
-        offset = 0
-        for count in rows:
-            for _ in range(count * per_row):
-                if offset + 4 > len(buffer):
-                    raise CannotSplit("a BYTES output is shorter than its shape")
-                (length,) = struct.unpack_from("<I", buffer, offset)
-                offset += 4 + length
-            cuts.append(offset)
+        try:
+            ends = [0, *bytes_ends(buffer)]
+        except struct.error:
+            raise CannotSplit("a BYTES output is shorter than its shape") from None
+        if len(ends) - 1 != elements[-1]:
+            raise CannotSplit("a BYTES output does not hold one element per value of its shape")
+        cuts = [ends[element] for element in elements]
     if cuts[-1] != len(buffer):
         raise CannotSplit("an output's bytes do not match its shape")
     return [buffer[start:end] for start, end in zip(cuts, cuts[1:], strict=False)]

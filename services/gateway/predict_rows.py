@@ -12,6 +12,7 @@ import numpy as np
 
 from aimass.inference.v2 import open_inference_pb2 as oip
 from services.common.errors import InvalidArgument
+from services.common.oip_types import PREDICTION_ID
 from services.gateway.predict_tensors import json_values, to_raw
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -80,7 +81,7 @@ def response_body(response: oip.ModelInferResponse, arrays: dict[str, np.ndarray
         "model": response.model_name,
         "model_version": response.model_version,
         "prediction_id": (
-            parameters["prediction_id"].string_param if "prediction_id" in parameters else ""
+            parameters[PREDICTION_ID].string_param if PREDICTION_ID in parameters else ""
         ),
     }
     for name, array in arrays.items():

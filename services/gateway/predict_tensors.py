@@ -184,15 +184,22 @@ def from_raw(datatype: str, shape: Sequence[int], raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=NUMERIC_DTYPES[datatype]).reshape(shape)
 
 
-def _split_bytes(raw: bytes) -> np.ndarray:
-    items: list[bytes] = []
+def bytes_ends(raw: bytes) -> list[int]:
+    """Where each element of raw BYTES contents ends (each is a 4-byte little-endian length,
+    then that many bytes); struct.error when a length is cut short."""
+    ends: list[int] = []
     pos, end = 0, len(raw)
     while pos < end:
         (length,) = _LENGTH.unpack_from(raw, pos)
-        items.append(raw[pos + 4 : pos + 4 + length])
         pos += 4 + length
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
+        ends.append(pos)
+    return ends
+
+
+def _split_bytes(raw: bytes) -> np.ndarray:
+    starts = [0, *bytes_ends(raw)]
+    out = np.empty(len(starts) - 1, dtype=object)
+    out[:] = [raw[start + 4 : end] for start, end in zip(starts, starts[1:], strict=False)]
     return out
 
 

@@ -16,6 +16,7 @@ from aimass.events.v1 import events_pb2
 from aimass.inference.v2 import open_inference_pb2 as oip
 from aimass.predictor.v1 import predictor_pb2 as ppb
 from services.common.errors import AimassError, InvalidArgument, Unavailable
+from services.common.oip_types import PREDICTION_ID, PREDICTION_IDS, SEGMENTS
 from services.predictor.metrics import PredictorMetrics
 from services.predictor.predlog import PredictionLog, new_prediction_id, rows_json, sampled
 from services.predictor.serving import (
@@ -30,12 +31,6 @@ from services.predictor.tensors import decode_inputs, encode_outputs
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "aimass-predictor"
-PREDICTION_ID = "prediction_id"
-# A request parameter: the rows of the requests a caller fused into this one (the gateway's
-# coalescing), e.g. "1,1,3". Each segment is a request of its own for the prediction log and
-# gets its own id; the ids come back, comma-separated, as PREDICTION_IDS.
-SEGMENTS = "aimass_segments"
-PREDICTION_IDS = "prediction_ids"
 MAX_SEGMENTS = 4096
 
 
@@ -107,7 +102,8 @@ class Predictor:
             inputs = decode_inputs(request)
             rows = rows_of(inputs)
             segments = segments_of(request, rows)
-            ids = [prediction_id, *(new_prediction_id() for _ in segments[1:])]
+            if segments:
+                ids += [new_prediction_id() for _ in segments[1:]]
             deadline = None if time_remaining is None else time.monotonic() + time_remaining
             try:
                 outputs, done = await loaded.infer(inputs, rows, deadline)

@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 
 from aimass.inference.v2 import open_inference_pb2 as oip
+from services.common.oip_types import PREDICTION_ID, PREDICTION_IDS, SEGMENTS
 from services.gateway.predict_coalesce import (
-    PREDICTION_ID,
-    PREDICTION_IDS,
-    SEGMENTS,
     CannotSplit,
     Coalescer,
     fuse,

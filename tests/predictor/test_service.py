@@ -30,11 +30,11 @@ from aimass.registry.v1 import registry_pb2 as rpb
 from aimass.registry.v1 import registry_pb2_grpc
 from aimass.trainer.v1 import trainer_pb2 as tpb
 from services.common.bus import Bus, connect
+from services.common.oip_types import PREDICTION_IDS, SEGMENTS
 from services.common.store import ArtifactStore
 from services.predictor.config import PredictorSettings
 from services.predictor.predlog import prediction_subject
 from services.predictor.server import PredictorServer, build_server
-from services.predictor.service import PREDICTION_IDS, SEGMENTS
 from services.trainer.library.base import FitOptions, Task
 from services.trainer.library.catalog import get_algorithm
 from services.trainer.library.model import FittedModel, ModelSpec, TrainingData, fit_model
