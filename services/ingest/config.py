@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -23,6 +24,11 @@ class IngestSettings(CommonSettings):
     )
     ingest_memory_limit: str = Field(default="1GB", description="DuckDB memory_limit per job.")
     ingest_threads: int = Field(default=2, ge=1, le=256)
+    ingest_parquet_version: Literal["v1", "v2"] = Field(
+        default="v2",
+        description="Parquet format of dataset parts: v2 (delta and byte-stream-split encodings, "
+        "smaller and faster) or v1 for readers that predate them.",
+    )
     ingest_max_upload_bytes: int = Field(default=10 * GiB, ge=1)
     ingest_max_file_bytes: int = Field(default=100 * GiB, ge=1)
     ingest_allowed_url_prefixes: list[str] = Field(

@@ -48,6 +48,7 @@ class PipelineRequest:
     memory_limit: str = "1GB"
     threads: int = 2
     max_file_bytes: int = 0
+    parquet_version: str = "v2"
     sample_rows: int = 0  # > 0: a dry run on the first rows of each source
     test_delay_seconds: float = 0.0
 
@@ -262,7 +263,7 @@ def run_pipeline(
         final = run.split(con, transformed)
         out_dir = request.work_dir / "out"
         run.report(Phase.INGEST_PHASE_WRITING, "writing Parquet parts")
-        written = write_parts(con, final, out_dir)
+        written = write_parts(con, final, out_dir, parquet_version=request.parquet_version)
         if written.row_count == 0 or not written.files:
             raise InvalidArgument(
                 "the recipe produced no rows: check that the sources are not empty and that "

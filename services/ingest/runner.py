@@ -148,6 +148,7 @@ class JobRunner:
             memory_limit=settings.ingest_memory_limit,
             threads=settings.ingest_threads,
             max_file_bytes=settings.ingest_max_file_bytes,
+            parquet_version=settings.ingest_parquet_version,
             test_delay_seconds=settings.ingest_test_job_delay_seconds,
         )
         async with ProgressReporter(self.ctx, job, token) as reporter:

@@ -54,6 +54,33 @@ def test_parts_hold_the_rows_in_order_without_the_row_column(con, tmp_path):
     assert column.compression == "ZSTD"
 
 
+def _encodings(path: Path) -> set[str]:
+    metadata = pq.ParquetFile(path).metadata
+    return {
+        encoding
+        for group in range(metadata.num_row_groups)
+        for column in range(metadata.num_columns)
+        for encoding in metadata.row_group(group).column(column).encodings
+    }
+
+
+def test_format_v2_by_default_and_v1_on_request(con, tmp_path):
+    """v2 parts use the delta encodings v1 readers may lack; both read back as the same rows."""
+    data = pd.concat([wine()] * 20, ignore_index=True)
+    data["label"] = [f"wine {index}" for index in range(len(data))]
+    view = frame_view(con, data)
+    newer = write_parts(con, view, tmp_path / "v2")
+    older = write_parts(con, view, tmp_path / "v1", parquet_version="v1")
+    assert {"DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY"} & _encodings(newer.files[0])
+    assert not {e for e in _encodings(older.files[0]) if e.startswith("DELTA")}
+    for written in (newer, older):
+        back = pd.concat([pd.read_parquet(path) for path in written.files], ignore_index=True)
+        pd.testing.assert_frame_equal(back, data, check_dtype=False)
+    with pytest.raises(InvalidArgument, match="parquet_version is 'v3'; use one of v1, v2"):
+        write_parts(con, view, tmp_path / "v3", parquet_version="v3")
+    assert not (tmp_path / "v3").exists()
+
+
 def test_writes_are_deterministic(con, tmp_path):
     view = _shuffled_view(con, pd.concat([wine()] * 20, ignore_index=True))
     first = write_parts(con, view, tmp_path / "a", rows_per_part=1000)
