@@ -20,7 +20,8 @@ from typing import Any
 
 from aimass.ingest.v1 import ingest_pb2 as pb
 from services.ingest.engine import ROW_COLUMN, create_view, is_scalar_type, quote_ident
-from services.ingest.engine.passes import Apply, SharedPasses
+from services.ingest.engine.median_quartiles import fused_values
+from services.ingest.engine.passes import Apply, SharedPasses, effect_of
 from services.ingest.engine.steps_base import StepContext
 
 S = pb.MissingValueStrategy
@@ -83,10 +84,16 @@ def _passes_on(
 ) -> NarrowPasses:
     """The prefix run over the copy, on a context of its own (its views and warnings unused)."""
     scratch = StepContext(con=ctx.con, names=ctx.names, sources=ctx.sources)
-    passes = SharedPasses(scratch, prefix, apply, count)
+    columns = ctx.columns(copy)
+    kinds = [str(step.WhichOneof("kind")) for step in prefix]
+    changes = [
+        effect_of(kind, getattr(step, kind), columns).changes
+        for kind, step in zip(kinds, prefix, strict=True)
+    ]
+    given = fused_values(scratch, copy, prefix, changes)
+    passes = SharedPasses(scratch, prefix, apply, count, given=given)
     view = copy
-    for index, step in enumerate(prefix, start=1):
-        kind = str(step.WhichOneof("kind"))
+    for index, (kind, step) in enumerate(zip(kinds, prefix, strict=True), start=1):
         scratch.index, scratch.kind = index, kind
         view = passes.step(index, kind, view, getattr(step, kind))
     return NarrowPasses(passes.recorded, passes.count(copy))
