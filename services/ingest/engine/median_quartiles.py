@@ -20,7 +20,7 @@ passes of the steps themselves.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aimass.ingest.v1 import ingest_pb2 as pb
@@ -177,16 +177,16 @@ def _interpolated(
     values: tuple[float, float],
     places: tuple[int, int],
     weight: float,
-    wrap: Callable[[str], str] = lambda value: value,
+    around: str = "{}",
 ) -> str:
     """quantile_cont's value between two places (the lower one when they are the same), each
-    value passed through `wrap` first. quantile_cont itself interpolates the two values (at
-    fraction `weight` of two values, its weight is `weight`): how a build rounds that
-    arithmetic (fused multiply-add or not) is then the build's own."""
-    low = wrap(f"CAST({params.bind(values[0])} AS DOUBLE)")
+    value put in place of the `{}` of `around` first. quantile_cont itself interpolates the two
+    values (at fraction `weight` of two values, its weight is `weight`): how a build rounds
+    that arithmetic (fused multiply-add or not) is then the build's own."""
+    low = around.format(f"CAST({params.bind(values[0])} AS DOUBLE)")
     if places[0] == places[1]:
         return low
-    high = wrap(f"CAST({params.bind(values[1])} AS DOUBLE)")
+    high = around.format(f"CAST({params.bind(values[1])} AS DOUBLE)")
     fraction = f"CAST('{weight!r}' AS DOUBLE)"
     return f"(SELECT quantile_cont(v, {fraction}) FROM (VALUES ({low}), ({high})) AS pair(v))"
 
@@ -210,19 +210,13 @@ def _quartiles(
     assert places.first is not None and places.third is not None
     params = Params()
     bound = f"CAST({params.bind(fill)} AS DOUBLE)"
-    first = _interpolated(
-        params,
-        (values[0], values[1]),
-        places.first,
-        places.first_weight,
-        lambda value: f"least({value}, {bound})",
-    )
-    third = _interpolated(
-        params,
-        (values[2], values[3]),
-        places.third,
-        places.third_weight,
-        lambda value: f"greatest({value}, {bound})",
+    # Below the filled block a value is min(valid value, fill); above it, max(valid value, fill).
+    first, third = (
+        _interpolated(params, pair, at, weight, f"{side}({{}}, {bound})")
+        for pair, at, weight, side in (
+            ((values[0], values[1]), places.first, places.first_weight, "least"),
+            ((values[2], values[3]), places.third, places.third_weight, "greatest"),
+        )
     )
     row = ctx.fetch_row(f"SELECT {first}, {third}", params.values)
     return [_float(row[0]), _float(row[1])]
